@@ -1,0 +1,2 @@
+//! switchboard — a chat routing daemon for contact centres.
+pub mod domain;
