@@ -1,2 +1,4 @@
 //! switchboard — a chat routing daemon for contact centres.
 pub mod domain;
+pub mod persistence;
+pub mod views;

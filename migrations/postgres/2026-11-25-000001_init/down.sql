@@ -1,0 +1,11 @@
+DROP TABLE ticket_events;
+DROP TABLE messages;
+DROP TABLE tickets;
+DROP TABLE counters;
+DROP TABLE contacts;
+DROP TABLE channels;
+DROP TABLE api_keys;
+DROP TABLE auth_tokens;
+DROP TABLE operator_departments;
+DROP TABLE operators;
+DROP TABLE departments;

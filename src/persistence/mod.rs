@@ -1,0 +1,296 @@
+//! Storage behind one narrow interface, [`Store`]: reads run on a blocking pool, writes on one
+//! writer thread that groups whatever is queued into a shared transaction (group commit).
+//! Each queued write runs inside its own savepoint, so one failing write never undoes another,
+//! and every caller hears back only after the shared COMMIT: a reply means durable.
+//!
+//! One diesel code base serves embedded SQLite and PostgreSQL through `DbConn`; the backend
+//! is chosen by the URL's scheme, never by trying each in turn (SQLite accepts any path).
+
+pub mod queries;
+mod rows;
+pub mod schema;
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::oneshot;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever backend the URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is too busy; the request may be retried.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    /// A stored value the code cannot read back (a bug or a hand-edited row).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Storage tuning (the `[database]` section of the configuration).
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub read_pool_size: u32,
+    /// The most writes one shared transaction takes.
+    pub max_batch: usize,
+    /// SQLite `synchronous`: `full` survives power loss, `normal` only process crashes.
+    pub sqlite_synchronous: String,
+    pub busy_timeout: Duration,
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type WriteJob = Box<dyn FnOnce(&mut DbConn) -> Completion + Send>;
+
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    reads: Pool<Manager>,
+    writes: mpsc::Sender<WriteJob>,
+}
+
+impl Store {
+    /// Connects, runs pending migrations and starts the writer thread. Blocking: start-up only.
+    pub fn open(options: &StoreOptions) -> Result<Self, StoreError> {
+        let backend = Backend::of(&options.url);
+        if backend == Backend::Sqlite
+            && let Some(dir) = std::path::Path::new(&options.url).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let manager = Manager {
+            options: options.clone(),
+        };
+        let mut writer = manager.connect().map_err(unavailable)?;
+        if let DbConn::Sqlite(c) = &mut writer {
+            c.batch_execute("PRAGMA journal_mode = WAL;")?;
+        }
+        run_migrations(&mut writer)?;
+        let reads = Pool::builder()
+            .max_size(options.read_pool_size)
+            .connection_timeout(Duration::from_secs(5))
+            .build(manager.clone())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let max_batch = options.max_batch.max(1);
+        thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer_loop(manager, writer, rx, max_batch))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                backend,
+                reads,
+                writes: tx,
+            }),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// Runs `f` on a pooled connection off the event loop.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner.reads.get().map_err(unavailable)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+    }
+
+    /// The blocking form of [`Store::read`], for start-up and tests.
+    pub fn read_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.inner.reads.get().map_err(unavailable)?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in its own savepoint inside the writer's next shared transaction and returns its
+    /// result once that transaction has committed. If `f` fails, only its own work is undone.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: WriteJob = Box::new(move |conn: &mut DbConn| {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                conn.transaction::<T, StoreError, _>(f)
+            }))
+            .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())));
+            Box::new(move |commit: Result<(), String>| {
+                let result = match commit {
+                    Ok(()) => outcome,
+                    Err(e) => Err(StoreError::Unavailable(e)),
+                };
+                let _ = reply.send(result);
+            })
+        });
+        self.inner
+            .writes
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer dropped a write".into()))?
+    }
+}
+
+fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
+    let result = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))
+}
+
+/// The writer thread: take what is queued (up to `max_batch`), run it in one transaction,
+/// commit once, then answer every caller. Reconnects after the database comes back.
+fn writer_loop(manager: Manager, conn: DbConn, rx: mpsc::Receiver<WriteJob>, max_batch: usize) {
+    let mut conn = Some(conn);
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if conn.is_none() {
+            conn = manager.connect().ok();
+        }
+        let Some(c) = conn.as_mut() else {
+            for job in batch {
+                // Without a connection the jobs cannot even run; tell each caller.
+                drop(job);
+            }
+            continue;
+        };
+        let mut completions = Vec::with_capacity(batch.len());
+        let committed = c.transaction::<(), diesel::result::Error, _>(|c| {
+            for job in batch {
+                completions.push(job(c));
+            }
+            Ok(())
+        });
+        let commit = committed.map_err(|e| e.to_string());
+        if commit.is_err() && manager.has_broken_connection(c) {
+            conn = None;
+        }
+        tracing::trace!(writes = completions.len(), ok = commit.is_ok(), "group commit");
+        for complete in completions {
+            complete(commit.clone());
+        }
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// Opens connections by URL scheme and sets SQLite's per-connection pragmas.
+#[derive(Clone)]
+struct Manager {
+    options: StoreOptions,
+}
+
+impl Manager {
+    fn has_broken_connection(&self, conn: &mut DbConn) -> bool {
+        conn.batch_execute("SELECT 1").is_err()
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        let url = &self.options.url;
+        match Backend::of(url) {
+            Backend::Postgres => Ok(DbConn::Pg(
+                PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?,
+            )),
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                    self.options.busy_timeout.as_millis(),
+                    self.options.sqlite_synchronous
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}

@@ -1,0 +1,244 @@
+//! Departments, operators, channels, API keys and login tokens.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::domain::ids::{ApiKeyId, ChannelId, DepartmentId, OperatorId};
+use crate::domain::visibility::{Role, Viewer};
+use crate::persistence::rows::{ChannelRow, DepartmentRow, OperatorRow, parse, utc};
+use crate::persistence::schema::*;
+use crate::persistence::{DbConn, StoreError};
+use crate::views::{ChannelView, DepartmentView, OperatorView};
+
+pub fn insert_department(conn: &mut DbConn, d: &DepartmentView) -> Result<(), StoreError> {
+    diesel::insert_into(departments::table)
+        .values((
+            departments::id.eq(d.id.to_string()),
+            departments::name.eq(&d.name),
+            departments::timezone.eq(&d.timezone),
+            departments::business_hours.eq(to_json(&d.business_hours)),
+            departments::holidays.eq(to_json(&d.holidays)),
+            departments::out_of_hours_message.eq(&d.out_of_hours_message),
+            departments::required_fields.eq(to_json(&d.required_fields)),
+            departments::created_at.eq(d.created_at.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn departments(conn: &mut DbConn) -> Result<Vec<DepartmentView>, StoreError> {
+    departments::table
+        .order(departments::id)
+        .select(DepartmentRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(DepartmentRow::into_view)
+        .collect()
+}
+
+pub fn department(conn: &mut DbConn, id: DepartmentId) -> Result<Option<DepartmentView>, StoreError> {
+    departments::table
+        .find(id.to_string())
+        .select(DepartmentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(DepartmentRow::into_view)
+        .transpose()
+}
+
+/// The members of a department (for checking a transfer target).
+pub fn is_member(conn: &mut DbConn, operator: OperatorId, department: DepartmentId) -> Result<bool, StoreError> {
+    let n: i64 = operator_departments::table
+        .filter(operator_departments::operator_id.eq(operator.to_string()))
+        .filter(operator_departments::department_id.eq(department.to_string()))
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
+pub struct NewOperator<'a> {
+    pub id: OperatorId,
+    pub name: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub role: Role,
+    pub department_ids: &'a [DepartmentId],
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_operator(conn: &mut DbConn, op: &NewOperator<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(operators::table)
+        .values((
+            operators::id.eq(op.id.to_string()),
+            operators::name.eq(op.name),
+            operators::email.eq(op.email),
+            operators::password_hash.eq(op.password_hash),
+            operators::role.eq(op.role.as_str()),
+            operators::created_at.eq(op.created_at),
+        ))
+        .execute(conn)?;
+    for d in op.department_ids {
+        diesel::insert_into(operator_departments::table)
+            .values((
+                operator_departments::operator_id.eq(op.id.to_string()),
+                operator_departments::department_id.eq(d.to_string()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn operator_count(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(operators::table.count().get_result(conn)?)
+}
+
+fn operator_departments_of(conn: &mut DbConn, id: &str) -> Result<Vec<DepartmentId>, StoreError> {
+    operator_departments::table
+        .filter(operator_departments::operator_id.eq(id))
+        .order(operator_departments::department_id)
+        .select(operator_departments::department_id)
+        .load::<String>(conn)?
+        .iter()
+        .map(|d| parse(d, "department id"))
+        .collect()
+}
+
+fn operator_view(conn: &mut DbConn, row: OperatorRow) -> Result<OperatorView, StoreError> {
+    Ok(OperatorView {
+        department_ids: operator_departments_of(conn, &row.id)?,
+        id: parse(&row.id, "operator id")?,
+        name: row.name,
+        email: row.email,
+        role: Role::parse(&row.role).ok_or_else(|| StoreError::Corrupt(format!("role: {:?}", row.role)))?,
+        created_at: utc(row.created_at),
+    })
+}
+
+pub fn operator(conn: &mut DbConn, id: OperatorId) -> Result<Option<OperatorView>, StoreError> {
+    let row = operators::table
+        .find(id.to_string())
+        .select(OperatorRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|r| operator_view(conn, r)).transpose()
+}
+
+pub fn operators(conn: &mut DbConn) -> Result<Vec<OperatorView>, StoreError> {
+    let rows = operators::table
+        .order(operators::id)
+        .select(OperatorRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(|r| operator_view(conn, r)).collect()
+}
+
+/// The operator with this email and their password hash, for login.
+pub fn operator_by_email(conn: &mut DbConn, email: &str) -> Result<Option<(OperatorView, String)>, StoreError> {
+    let row = operators::table
+        .filter(operators::email.eq(email))
+        .select(OperatorRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|r| {
+        let hash = r.password_hash.clone();
+        operator_view(conn, r).map(|v| (v, hash))
+    })
+    .transpose()
+}
+
+pub fn insert_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+    operator: OperatorId,
+    now: NaiveDateTime,
+    expires_at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::insert_into(auth_tokens::table)
+        .values((
+            auth_tokens::token_hash.eq(token_hash),
+            auth_tokens::operator_id.eq(operator.to_string()),
+            auth_tokens::created_at.eq(now),
+            auth_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The operator a still-valid login token belongs to.
+pub fn viewer_by_token(conn: &mut DbConn, token_hash: &str, now: NaiveDateTime) -> Result<Option<(Viewer, String)>, StoreError> {
+    let row: Option<(String, String, String)> = auth_tokens::table
+        .inner_join(operators::table)
+        .filter(auth_tokens::token_hash.eq(token_hash))
+        .filter(auth_tokens::expires_at.gt(now))
+        .select((operators::id, operators::role, operators::name))
+        .first(conn)
+        .optional()?;
+    let Some((id, role, name)) = row else {
+        return Ok(None);
+    };
+    let viewer = Viewer {
+        departments: operator_departments_of(conn, &id)?,
+        id: parse(&id, "operator id")?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role: {role:?}")))?,
+    };
+    Ok(Some((viewer, name)))
+}
+
+pub fn insert_api_key(conn: &mut DbConn, id: ApiKeyId, name: &str, key_hash: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+    diesel::insert_into(api_keys::table)
+        .values((
+            api_keys::id.eq(id.to_string()),
+            api_keys::name.eq(name),
+            api_keys::key_hash.eq(key_hash),
+            api_keys::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn api_key_by_hash(conn: &mut DbConn, key_hash: &str) -> Result<Option<ApiKeyId>, StoreError> {
+    let id: Option<String> = api_keys::table
+        .filter(api_keys::key_hash.eq(key_hash))
+        .select(api_keys::id)
+        .first(conn)
+        .optional()?;
+    id.map(|i| parse(&i, "api key id")).transpose()
+}
+
+pub fn insert_channel(conn: &mut DbConn, c: &ChannelView, settings: &str) -> Result<(), StoreError> {
+    diesel::insert_into(channels::table)
+        .values((
+            channels::id.eq(c.id.to_string()),
+            channels::name.eq(&c.name),
+            channels::kind.eq(&c.kind),
+            channels::department_id.eq(c.department_id.to_string()),
+            channels::settings.eq(settings),
+            channels::created_at.eq(c.created_at.naive_utc()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn channel(conn: &mut DbConn, id: ChannelId) -> Result<Option<ChannelView>, StoreError> {
+    channels::table
+        .find(id.to_string())
+        .select(ChannelRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(|r| r.to_view())
+        .transpose()
+}
+
+pub fn channels(conn: &mut DbConn) -> Result<Vec<ChannelView>, StoreError> {
+    channels::table
+        .order(channels::id)
+        .select(ChannelRow::as_select())
+        .load(conn)?
+        .iter()
+        .map(ChannelRow::to_view)
+        .collect()
+}
+
+/// Serialising a value built in memory (maps, lists, strings) cannot fail.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("serialising an in-memory value")
+}

@@ -1,0 +1,5 @@
+//! Queries, one module per area. Each function takes a connection and runs inside whatever
+//! transaction the caller (usually [`crate::persistence::Store::write`]) opened.
+
+pub mod directory;
+pub mod tickets;

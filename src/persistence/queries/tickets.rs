@@ -1,0 +1,535 @@
+//! Tickets, their messages and their timeline. Every state change writes its timeline entry
+//! in the same transaction as the state it produces.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::domain::ids::{ChannelId, ContactId, DepartmentId, MessageId, OperatorId, TicketId};
+use crate::domain::ticket::{Change, Reason, TicketState};
+use crate::persistence::queries::directory::to_json;
+use crate::persistence::rows::{ContactRow, EventRow, MessageRow, TicketRow, parse, utc};
+use crate::persistence::schema::*;
+use crate::persistence::{DbConn, MultiBackend, StoreError};
+use crate::views::{Content, ContactRef, MessageView, Named, TicketView, TimelineEntry};
+
+/// An inbound message as a channel hands it over.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    pub channel_id: ChannelId,
+    /// Where a new ticket opens: the channel's department.
+    pub department_id: DepartmentId,
+    pub external_id: Option<String>,
+    pub phone: String,
+    pub name: Option<String>,
+    pub content: Content,
+    /// The state a new ticket opens in, decided by the department's calendar.
+    pub opening_state: TicketState,
+    /// Sent (as a system message) when the ticket opens out of hours: (author name, text).
+    pub auto_reply: Option<(String, String)>,
+    pub now: NaiveDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub ticket: TicketView,
+    /// The stored message, then the out-of-hours auto-reply if one was sent.
+    pub messages: Vec<MessageView>,
+    pub opened: bool,
+    /// The external id was seen before: nothing was written.
+    pub duplicate: bool,
+}
+
+/// Stores an inbound message: joins the contact's open ticket on the channel or opens one.
+pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
+    if let Some(ext) = &m.external_id {
+        let seen = messages::table
+            .filter(messages::channel_id.eq(m.channel_id.to_string()))
+            .filter(messages::external_id.eq(ext))
+            .select(MessageRow::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(row) = seen {
+            let message = row.into_view()?;
+            let ticket = ticket(conn, message.ticket_id)?
+                .ok_or_else(|| StoreError::Corrupt("message without ticket".into()))?;
+            return Ok(Ingested {
+                ticket,
+                messages: vec![message],
+                opened: false,
+                duplicate: true,
+            });
+        }
+    }
+
+    let contact = upsert_contact(conn, &m.phone, m.name.as_deref(), m.now)?;
+    let open: Option<TicketRow> = tickets::table
+        .filter(tickets::channel_id.eq(m.channel_id.to_string()))
+        .filter(tickets::contact_id.eq(&contact.id))
+        .filter(tickets::state.ne(TicketState::Closed.as_str()))
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()?;
+    let (ticket_id, opened) = match open {
+        Some(t) => {
+            diesel::update(tickets::table.find(&t.id))
+                .set(tickets::updated_at.eq(m.now))
+                .execute(conn)?;
+            (parse(&t.id, "ticket id")?, false)
+        }
+        None => {
+            let id = TicketId::new();
+            let row = TicketRow {
+                id: id.to_string(),
+                number: next_ticket_number(conn)?,
+                state: m.opening_state.as_str().into(),
+                contact_id: contact.id.clone(),
+                channel_id: m.channel_id.to_string(),
+                department_id: m.department_id.to_string(),
+                operator_id: None,
+                classification: None,
+                created_at: m.now,
+                updated_at: m.now,
+                closed_at: None,
+            };
+            diesel::insert_into(tickets::table).values(&row).execute(conn)?;
+            insert_event(
+                conn,
+                id,
+                m.opening_state,
+                m.department_id,
+                None,
+                None,
+                Reason::for_opening(m.opening_state == TicketState::Waiting),
+                m.now,
+            )?;
+            (id, true)
+        }
+    };
+
+    let mut stored = vec![insert_message(
+        conn,
+        ticket_id,
+        m.channel_id,
+        m.external_id.clone(),
+        Sender::Contact {
+            id: &contact.id,
+            name: &contact.name,
+        },
+        &m.content,
+        "received",
+        m.now,
+    )?];
+    if opened
+        && m.opening_state == TicketState::OutOfHours
+        && let Some((author, text)) = &m.auto_reply
+    {
+        stored.push(insert_message(
+            conn,
+            ticket_id,
+            m.channel_id,
+            None,
+            Sender::System { name: author },
+            &Content::Text(text.clone()),
+            "sent",
+            m.now,
+        )?);
+    }
+    Ok(Ingested {
+        ticket: ticket(conn, ticket_id)?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?,
+        messages: stored,
+        opened,
+        duplicate: false,
+    })
+}
+
+fn upsert_contact(
+    conn: &mut DbConn,
+    phone: &str,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<ContactRow, StoreError> {
+    let existing = contacts::table
+        .filter(contacts::phone.eq(phone))
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(mut c) => {
+            // Channels keep the profile name current until an operator edits it.
+            if let Some(name) = name.filter(|n| !c.name_edited && *n != c.name) {
+                diesel::update(contacts::table.find(&c.id))
+                    .set((contacts::name.eq(name), contacts::updated_at.eq(now)))
+                    .execute(conn)?;
+                c.name = name.to_owned();
+            }
+            Ok(c)
+        }
+        None => {
+            let c = ContactRow {
+                id: ContactId::new().to_string(),
+                phone: phone.to_owned(),
+                name: name.unwrap_or(phone).to_owned(),
+                name_edited: false,
+                created_at: now,
+                updated_at: now,
+            };
+            diesel::insert_into(contacts::table)
+                .values((
+                    contacts::id.eq(&c.id),
+                    contacts::phone.eq(&c.phone),
+                    contacts::name.eq(&c.name),
+                    contacts::name_edited.eq(false),
+                    contacts::created_at.eq(now),
+                    contacts::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(c)
+        }
+    }
+}
+
+/// Unique, increasing, never reused: the counter row is updated inside the caller's
+/// transaction, so a rolled-back ticket gives its number back and a committed one keeps it.
+fn next_ticket_number(conn: &mut DbConn) -> Result<i64, StoreError> {
+    diesel::update(counters::table.find("ticket_number"))
+        .set(counters::value.eq(counters::value + 1))
+        .execute(conn)?;
+    Ok(counters::table
+        .find("ticket_number")
+        .select(counters::value)
+        .first(conn)?)
+}
+
+pub enum Sender<'a> {
+    Contact { id: &'a str, name: &'a str },
+    Operator { id: OperatorId, name: &'a str },
+    System { name: &'a str },
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn insert_message(
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+    channel_id: ChannelId,
+    external_id: Option<String>,
+    sender: Sender<'_>,
+    content: &Content,
+    status: &str,
+    now: NaiveDateTime,
+) -> Result<MessageView, StoreError> {
+    let (direction, author_kind, author_id, author_name) = match sender {
+        Sender::Contact { id, name } => ("in", "contact", Some(id.to_owned()), name),
+        Sender::Operator { id, name } => ("out", "operator", Some(id.to_string()), name),
+        Sender::System { name } => ("out", "system", None, name),
+    };
+    let (body, payload) = match content {
+        Content::Text(t) => (Some(t.clone()), None),
+        Content::Location(l) => (l.name.clone(), Some(to_json(l))),
+        Content::Contact(c) => (None, Some(to_json(c))),
+    };
+    let row = MessageRow {
+        id: MessageId::new().to_string(),
+        ticket_id: ticket_id.to_string(),
+        channel_id: channel_id.to_string(),
+        external_id,
+        direction: direction.into(),
+        author_kind: author_kind.into(),
+        author_id,
+        author_name: author_name.into(),
+        kind: content.kind().into(),
+        body,
+        payload,
+        status: status.into(),
+        created_at: now,
+    };
+    diesel::insert_into(messages::table).values(&row).execute(conn)?;
+    row.into_view()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_event(
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+    state: TicketState,
+    department_id: DepartmentId,
+    operator_id: Option<OperatorId>,
+    owner_id: Option<OperatorId>,
+    reason: Reason,
+    at: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let row = EventRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        ticket_id: ticket_id.to_string(),
+        state: state.as_str().into(),
+        department_id: department_id.to_string(),
+        operator_id: operator_id.map(|o| o.to_string()),
+        owner_id: owner_id.map(|o| o.to_string()),
+        reason: reason.as_str().into(),
+        at,
+    };
+    diesel::insert_into(ticket_events::table).values(&row).execute(conn)?;
+    Ok(())
+}
+
+/// An operator's command as the ticket actor records it.
+pub struct Record {
+    pub ticket_id: TicketId,
+    pub channel_id: ChannelId,
+    /// The state the actor believes the ticket is in; the row must agree.
+    pub expected: TicketState,
+    pub change: Option<Change>,
+    pub by: OperatorId,
+    pub by_name: String,
+    pub message: Option<Content>,
+    pub classification: Option<String>,
+    pub now: NaiveDateTime,
+}
+
+/// Applies a decided change (and the message that caused it) in one transaction.
+pub fn record(conn: &mut DbConn, r: Record) -> Result<(TicketView, Option<MessageView>), StoreError> {
+    let id = r.ticket_id.to_string();
+    let updated = match r.change {
+        Some(change) => {
+            let to = change.to;
+            let closed_at = (to.state == TicketState::Closed).then_some(r.now);
+            let n = diesel::update(
+                tickets::table
+                    .find(&id)
+                    .filter(tickets::state.eq(r.expected.as_str())),
+            )
+            .set((
+                tickets::state.eq(to.state.as_str()),
+                tickets::department_id.eq(to.department_id.to_string()),
+                tickets::operator_id.eq(to.operator_id.map(|o| o.to_string())),
+                tickets::updated_at.eq(r.now),
+                tickets::closed_at.eq(closed_at),
+                tickets::classification.eq(&r.classification),
+            ))
+            .execute(conn)?;
+            insert_event(
+                conn,
+                r.ticket_id,
+                to.state,
+                to.department_id,
+                Some(r.by),
+                to.operator_id.filter(|_| to.state != TicketState::Closed),
+                change.reason,
+                r.now,
+            )?;
+            n
+        }
+        None => diesel::update(
+            tickets::table
+                .find(&id)
+                .filter(tickets::state.eq(r.expected.as_str())),
+        )
+        .set(tickets::updated_at.eq(r.now))
+        .execute(conn)?,
+    };
+    if updated != 1 {
+        // The ticket actor is the only writer of a ticket's state; disagreement is a bug.
+        return Err(StoreError::Corrupt(format!("ticket {id} is not {} as its actor believed", r.expected)));
+    }
+    let message = r
+        .message
+        .as_ref()
+        .map(|content| {
+            insert_message(
+                conn,
+                r.ticket_id,
+                r.channel_id,
+                None,
+                Sender::Operator {
+                    id: r.by,
+                    name: &r.by_name,
+                },
+                content,
+                "sent",
+                r.now,
+            )
+        })
+        .transpose()?;
+    let view = ticket(conn, r.ticket_id)?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?;
+    Ok((view, message))
+}
+
+pub fn ticket(conn: &mut DbConn, id: TicketId) -> Result<Option<TicketView>, StoreError> {
+    let rows = tickets::table
+        .find(id.to_string())
+        .select(TicketRow::as_select())
+        .load(conn)?;
+    Ok(views(conn, rows)?.pop())
+}
+
+/// Which tickets a list asks for. `None` fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    pub states: Option<Vec<TicketState>>,
+    pub department_id: Option<DepartmentId>,
+    pub contact_id: Option<ContactId>,
+    /// Restrict to what a non-admin may see; `None` for admins.
+    pub visible_to: Option<Scope>,
+    /// Keyset pagination: tickets numbered above this.
+    pub after_number: Option<i64>,
+    pub limit: i64,
+}
+
+/// The SQL form of [`crate::domain::visibility::can_see`] for one viewer.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub operator_id: OperatorId,
+    pub member_of: Vec<DepartmentId>,
+    pub supervises: Vec<DepartmentId>,
+}
+
+pub fn tickets(conn: &mut DbConn, f: &TicketFilter) -> Result<Vec<TicketView>, StoreError> {
+    let mut q = tickets::table.select(TicketRow::as_select()).into_boxed::<MultiBackend>();
+    if let Some(states) = &f.states {
+        q = q.filter(tickets::state.eq_any(states.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+    }
+    if let Some(d) = f.department_id {
+        q = q.filter(tickets::department_id.eq(d.to_string()));
+    }
+    if let Some(c) = f.contact_id {
+        q = q.filter(tickets::contact_id.eq(c.to_string()));
+    }
+    if let Some(after) = f.after_number {
+        q = q.filter(tickets::number.gt(after));
+    }
+    if let Some(scope) = &f.visible_to {
+        let ids = |v: &[DepartmentId]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+        let queued = [TicketState::Waiting.as_str(), TicketState::OutOfHours.as_str()];
+        q = q.filter(
+            tickets::department_id
+                .eq_any(ids(&scope.supervises))
+                .or(tickets::operator_id
+                    .eq(scope.operator_id.to_string())
+                    .assume_not_null())
+                .or(tickets::department_id
+                    .eq_any(ids(&scope.member_of))
+                    .and(tickets::state.eq_any(queued))),
+        );
+    }
+    let rows = q.order(tickets::number.asc()).limit(f.limit).load(conn)?;
+    views(conn, rows)
+}
+
+/// Every ticket that is not closed: what the actors are rebuilt from at start-up.
+pub fn open_tickets(conn: &mut DbConn) -> Result<Vec<TicketView>, StoreError> {
+    let rows = tickets::table
+        .filter(tickets::state.ne(TicketState::Closed.as_str()))
+        .order(tickets::number.asc())
+        .select(TicketRow::as_select())
+        .load(conn)?;
+    views(conn, rows)
+}
+
+pub fn messages(
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+    after: Option<MessageId>,
+    limit: i64,
+) -> Result<Vec<MessageView>, StoreError> {
+    let mut q = messages::table
+        .filter(messages::ticket_id.eq(ticket_id.to_string()))
+        .select(MessageRow::as_select())
+        .into_boxed::<MultiBackend>();
+    if let Some(after) = after {
+        q = q.filter(messages::id.gt(after.to_string()));
+    }
+    q.order(messages::id.asc())
+        .limit(limit)
+        .load(conn)?
+        .into_iter()
+        .map(MessageRow::into_view)
+        .collect()
+}
+
+pub fn timeline(conn: &mut DbConn, ticket_id: TicketId) -> Result<Vec<TimelineEntry>, StoreError> {
+    ticket_events::table
+        .filter(ticket_events::ticket_id.eq(ticket_id.to_string()))
+        .order(ticket_events::id.asc())
+        .select(EventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(EventRow::into_view)
+        .collect()
+}
+
+/// Joins names onto ticket rows with one query per referenced table.
+fn views(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    fn distinct<'a>(it: impl Iterator<Item = &'a String>) -> Vec<String> {
+        let mut v: Vec<String> = it.cloned().collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+    let contacts: HashMap<String, ContactRow> = contacts::table
+        .filter(contacts::id.eq_any(distinct(rows.iter().map(|r| &r.contact_id))))
+        .select(ContactRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|c| (c.id.clone(), c))
+        .collect();
+    let names = |pairs: Vec<(String, String)>| pairs.into_iter().collect::<HashMap<_, _>>();
+    let channels = names(
+        channels::table
+            .filter(channels::id.eq_any(distinct(rows.iter().map(|r| &r.channel_id))))
+            .select((channels::id, channels::name))
+            .load(conn)?,
+    );
+    let departments = names(
+        departments::table
+            .filter(departments::id.eq_any(distinct(rows.iter().map(|r| &r.department_id))))
+            .select((departments::id, departments::name))
+            .load(conn)?,
+    );
+    let operators = names(
+        operators::table
+            .filter(operators::id.eq_any(distinct(rows.iter().filter_map(|r| r.operator_id.as_ref()))))
+            .select((operators::id, operators::name))
+            .load(conn)?,
+    );
+    let missing = |what: &str, id: &str| StoreError::Corrupt(format!("{what} {id} is referenced but missing"));
+    rows.into_iter()
+        .map(|r| {
+            let contact = contacts.get(&r.contact_id).ok_or_else(|| missing("contact", &r.contact_id))?;
+            let named = |map: &HashMap<String, String>, id: &str, what: &str| {
+                map.get(id).cloned().ok_or_else(|| missing(what, id))
+            };
+            Ok(TicketView {
+                id: parse(&r.id, "ticket id")?,
+                number: r.number,
+                state: TicketState::parse(&r.state)
+                    .ok_or_else(|| StoreError::Corrupt(format!("ticket state: {:?}", r.state)))?,
+                contact: ContactRef {
+                    id: parse(&contact.id, "contact id")?,
+                    name: contact.name.clone(),
+                    phone: contact.phone.clone(),
+                },
+                channel: Named {
+                    id: parse(&r.channel_id, "channel id")?,
+                    name: named(&channels, &r.channel_id, "channel")?,
+                },
+                department: Named {
+                    id: parse(&r.department_id, "department id")?,
+                    name: named(&departments, &r.department_id, "department")?,
+                },
+                operator: match &r.operator_id {
+                    Some(o) => Some(Named {
+                        id: parse(o, "operator id")?,
+                        name: named(&operators, o, "operator")?,
+                    }),
+                    None => None,
+                },
+                created_at: utc(r.created_at),
+                updated_at: utc(r.updated_at),
+            })
+        })
+        .collect()
+}

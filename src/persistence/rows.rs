@@ -1,0 +1,201 @@
+//! Rows as diesel reads them, and their conversion into the wire views.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use super::StoreError;
+use super::schema::*;
+use crate::views::{
+    Author, AuthorKind, ChannelView, DepartmentView, Direction, MessageView, TimelineEntry,
+};
+
+pub(crate) fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{what}: {text:?}")))
+}
+
+pub(crate) fn parse_opt<T: FromStr>(text: Option<&str>, what: &str) -> Result<Option<T>, StoreError> {
+    text.map(|t| parse(t, what)).transpose()
+}
+
+pub(crate) fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = departments)]
+pub(crate) struct DepartmentRow {
+    pub id: String,
+    pub name: String,
+    pub timezone: String,
+    pub business_hours: String,
+    pub holidays: String,
+    pub out_of_hours_message: Option<String>,
+    pub required_fields: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl DepartmentRow {
+    pub fn into_view(self) -> Result<DepartmentView, StoreError> {
+        Ok(DepartmentView {
+            id: parse(&self.id, "department id")?,
+            name: self.name,
+            timezone: self.timezone,
+            business_hours: json(&self.business_hours, "business_hours")?,
+            holidays: json(&self.holidays, "holidays")?,
+            out_of_hours_message: self.out_of_hours_message,
+            required_fields: json(&self.required_fields, "required_fields")?,
+            created_at: utc(self.created_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = operators)]
+pub(crate) struct OperatorRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = channels)]
+pub(crate) struct ChannelRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub department_id: String,
+    pub settings: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl ChannelRow {
+    pub fn to_view(&self) -> Result<ChannelView, StoreError> {
+        Ok(ChannelView {
+            id: parse(&self.id, "channel id")?,
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            department_id: parse(&self.department_id, "department id")?,
+            created_at: utc(self.created_at),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Clone)]
+#[diesel(table_name = contacts)]
+pub(crate) struct ContactRow {
+    pub id: String,
+    pub phone: String,
+    pub name: String,
+    pub name_edited: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = tickets)]
+pub(crate) struct TicketRow {
+    pub id: String,
+    pub number: i64,
+    pub state: String,
+    pub contact_id: String,
+    pub channel_id: String,
+    pub department_id: String,
+    pub operator_id: Option<String>,
+    pub classification: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = messages)]
+pub(crate) struct MessageRow {
+    pub id: String,
+    pub ticket_id: String,
+    pub channel_id: String,
+    pub external_id: Option<String>,
+    pub direction: String,
+    pub author_kind: String,
+    pub author_id: Option<String>,
+    pub author_name: String,
+    pub kind: String,
+    pub body: Option<String>,
+    pub payload: Option<String>,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl MessageRow {
+    pub fn into_view(self) -> Result<MessageView, StoreError> {
+        let direction = match self.direction.as_str() {
+            "in" => Direction::In,
+            "out" => Direction::Out,
+            other => return Err(StoreError::Corrupt(format!("direction: {other:?}"))),
+        };
+        let kind = match self.author_kind.as_str() {
+            "contact" => AuthorKind::Contact,
+            "operator" => AuthorKind::Operator,
+            "system" => AuthorKind::System,
+            other => return Err(StoreError::Corrupt(format!("author kind: {other:?}"))),
+        };
+        let (location, contact) = match (self.kind.as_str(), self.payload.as_deref()) {
+            ("location", Some(p)) => (Some(json(p, "location")?), None),
+            ("contact", Some(p)) => (None, Some(json(p, "contact")?)),
+            _ => (None, None),
+        };
+        Ok(MessageView {
+            id: parse(&self.id, "message id")?,
+            ticket_id: parse(&self.ticket_id, "ticket id")?,
+            direction,
+            author: Author {
+                kind,
+                id: self.author_id,
+                name: self.author_name,
+            },
+            kind: self.kind,
+            html: self.body.as_deref().map(crate::domain::formatting::to_html),
+            text: self.body,
+            location,
+            contact,
+            created_at: utc(self.created_at),
+            status: self.status,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = ticket_events)]
+pub(crate) struct EventRow {
+    pub id: String,
+    pub ticket_id: String,
+    pub state: String,
+    pub department_id: String,
+    pub operator_id: Option<String>,
+    pub owner_id: Option<String>,
+    pub reason: String,
+    pub at: NaiveDateTime,
+}
+
+impl EventRow {
+    pub fn into_view(self) -> Result<TimelineEntry, StoreError> {
+        Ok(TimelineEntry {
+            state: crate::domain::ticket::TicketState::parse(&self.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("ticket state: {:?}", self.state)))?,
+            at: utc(self.at),
+            operator_id: parse_opt(self.operator_id.as_deref(), "operator id")?,
+            owner_id: parse_opt(self.owner_id.as_deref(), "operator id")?,
+            department_id: parse(&self.department_id, "department id")?,
+            reason: self.reason,
+        })
+    }
+}

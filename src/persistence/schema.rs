@@ -1,0 +1,149 @@
+//! The portable diesel schema shared by SQLite and PostgreSQL (see `migrations/`).
+// @generated-style table definitions; kept by hand so both backends read the same types.
+
+diesel::table! {
+    departments (id) {
+        id -> Text,
+        name -> Text,
+        timezone -> Text,
+        business_hours -> Text,
+        holidays -> Text,
+        out_of_hours_message -> Nullable<Text>,
+        required_fields -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    operators (id) {
+        id -> Text,
+        name -> Text,
+        email -> Text,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    operator_departments (operator_id, department_id) {
+        operator_id -> Text,
+        department_id -> Text,
+    }
+}
+
+diesel::table! {
+    auth_tokens (token_hash) {
+        token_hash -> Text,
+        operator_id -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        name -> Text,
+        key_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    channels (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        department_id -> Text,
+        settings -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contacts (id) {
+        id -> Text,
+        phone -> Text,
+        name -> Text,
+        name_edited -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    tickets (id) {
+        id -> Text,
+        number -> BigInt,
+        state -> Text,
+        contact_id -> Text,
+        channel_id -> Text,
+        department_id -> Text,
+        operator_id -> Nullable<Text>,
+        classification -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        ticket_id -> Text,
+        channel_id -> Text,
+        external_id -> Nullable<Text>,
+        direction -> Text,
+        author_kind -> Text,
+        author_id -> Nullable<Text>,
+        author_name -> Text,
+        kind -> Text,
+        body -> Nullable<Text>,
+        payload -> Nullable<Text>,
+        status -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    ticket_events (id) {
+        id -> Text,
+        ticket_id -> Text,
+        state -> Text,
+        department_id -> Text,
+        operator_id -> Nullable<Text>,
+        owner_id -> Nullable<Text>,
+        reason -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(tickets -> contacts (contact_id));
+diesel::joinable!(tickets -> channels (channel_id));
+diesel::joinable!(tickets -> departments (department_id));
+diesel::joinable!(tickets -> operators (operator_id));
+diesel::joinable!(operator_departments -> operators (operator_id));
+diesel::joinable!(operator_departments -> departments (department_id));
+diesel::joinable!(auth_tokens -> operators (operator_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    departments,
+    operators,
+    operator_departments,
+    auth_tokens,
+    api_keys,
+    channels,
+    contacts,
+    counters,
+    tickets,
+    messages,
+    ticket_events,
+);

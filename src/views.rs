@@ -1,0 +1,166 @@
+//! The wire forms of tickets, messages and timeline entries, shared by REST responses and
+//! WebSocket events so both always say the same thing (CONTRACT.md, "Resources").
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::{ChannelId, ContactId, DepartmentId, MessageId, OperatorId, TicketId};
+use crate::domain::ticket::TicketState;
+use crate::domain::visibility::Placement;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactRef {
+    pub id: ContactId,
+    pub name: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Named<Id> {
+    pub id: Id,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketView {
+    pub id: TicketId,
+    pub number: i64,
+    pub state: TicketState,
+    pub contact: ContactRef,
+    pub channel: Named<ChannelId>,
+    pub department: Named<DepartmentId>,
+    pub operator: Option<Named<OperatorId>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TicketView {
+    pub fn placement(&self) -> Placement {
+        Placement {
+            state: self.state,
+            department_id: self.department.id,
+            operator_id: self.operator.as_ref().map(|o| o.id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    Contact,
+    Operator,
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Author {
+    pub kind: AuthorKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub latitude: f64,
+    pub longitude: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedContact {
+    pub name: String,
+    pub phone: String,
+}
+
+/// What a message carries. Stored as `kind` + `body` + JSON `payload`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    Text(String),
+    Location(Location),
+    Contact(SharedContact),
+}
+
+impl Content {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Content::Text(_) => "text",
+            Content::Location(_) => "location",
+            Content::Contact(_) => "contact",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub ticket_id: TicketId,
+    pub direction: Direction,
+    pub author: Author,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// `text` with WhatsApp formatting rendered as safe HTML, for consoles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub html: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact: Option<SharedContact>,
+    pub created_at: DateTime<Utc>,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub state: TicketState,
+    pub at: DateTime<Utc>,
+    /// Who acted; absent when the system did (a ticket opening).
+    pub operator_id: Option<OperatorId>,
+    /// Who owns the ticket after this entry.
+    pub owner_id: Option<OperatorId>,
+    pub department_id: DepartmentId,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DepartmentView {
+    pub id: DepartmentId,
+    pub name: String,
+    pub timezone: String,
+    pub business_hours: crate::domain::calendar::WeeklyHoursSpec,
+    pub holidays: Vec<String>,
+    pub out_of_hours_message: Option<String>,
+    /// Classification fields that must be filled to finalize (the sales funnel).
+    pub required_fields: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorView {
+    pub id: OperatorId,
+    pub name: String,
+    pub email: String,
+    pub role: crate::domain::visibility::Role,
+    pub department_ids: Vec<DepartmentId>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelView {
+    pub id: ChannelId,
+    pub name: String,
+    pub kind: String,
+    pub department_id: DepartmentId,
+    pub created_at: DateTime<Utc>,
+}
