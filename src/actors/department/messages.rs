@@ -1,0 +1,81 @@
+//! Messages a department actor handles.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use serde::Serialize;
+
+use crate::actors::operator::Push;
+use crate::domain::ids::{ChannelId, OperatorId};
+use crate::domain::ticket::TicketState;
+use crate::domain::visibility::{Placement, Viewer};
+use crate::persistence::StoreError;
+use crate::persistence::queries::tickets::Ingested;
+use crate::views::{Content, MessageView, TicketView};
+
+/// From an operator session as it connects: start sending me this department's events.
+/// Answers with the open tickets of the department the viewer may see (their snapshot part).
+#[derive(Message, Clone)]
+#[rtype(result = "Vec<TicketView>")]
+pub struct Subscribe {
+    pub session: u64,
+    pub viewer: Viewer,
+    pub recipient: Recipient<Push>,
+}
+
+/// From an operator session as it disconnects.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Unsubscribe {
+    pub session: u64,
+}
+
+/// From a ticket actor after every committed change of the ticket (and once when it opens,
+/// with `before: None`). Sent to the department the ticket is in and, on a transfer, to the
+/// one it left, so each tells its own sessions.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TicketChanged {
+    pub before: Option<Placement>,
+    pub after: Arc<TicketView>,
+}
+
+/// From a ticket actor: a message was stored on a ticket that stands at `placement`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishMessage {
+    pub placement: Placement,
+    pub message: Arc<MessageView>,
+}
+
+/// From the inbound endpoint of a channel whose home is this department: store the message,
+/// opening a ticket here (waiting or out of hours by the calendar) if the contact has none.
+#[derive(Message)]
+#[rtype(result = "Result<Ingested, StoreError>")]
+pub struct Inbound {
+    pub channel_id: ChannelId,
+    pub external_id: Option<String>,
+    pub phone: String,
+    pub name: Option<String>,
+    pub content: Content,
+}
+
+/// From a ticket actor transferring into this department: which queue would it join now?
+#[derive(Message)]
+#[rtype(result = "TicketState")]
+pub struct QueueState;
+
+/// From the REST API: who is online and how long the queues are.
+#[derive(Message)]
+#[rtype(result = "DepartmentStatus")]
+pub struct Status;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DepartmentStatus {
+    pub open_now: bool,
+    pub online_operator_ids: Vec<OperatorId>,
+    pub waiting: usize,
+    pub out_of_hours: usize,
+    pub attending: usize,
+    pub paused: usize,
+}

@@ -1,0 +1,142 @@
+//! The operator session: one actor per WebSocket connection. It subscribes to the departments
+//! whose events its operator may receive, sends the snapshot first, then forwards events with a
+//! strictly increasing `seq`. Its existence is the operator's presence.
+//!
+//! This is the only module that uses `actix-web-actors` (deprecated upstream in favour of
+//! `actix-ws`), so moving off it touches nothing else.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_actors::ws;
+
+use super::department::{DepartmentActor, Subscribe, Unsubscribe};
+use super::events::{Event, Frame, with_seq};
+use super::registry::Registry;
+use crate::domain::visibility::Viewer;
+use crate::views::TicketView;
+
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
+/// From a department actor: an event this session's operator may see.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Push(pub Frame);
+
+pub struct OperatorSession {
+    id: u64,
+    viewer: Viewer,
+    registry: Arc<Registry>,
+    /// The `seq` of the last frame sent.
+    seq: u64,
+    last_heard: Instant,
+    departments: Vec<Addr<DepartmentActor>>,
+}
+
+impl OperatorSession {
+    fn send(&mut self, ctx: &mut ws::WebsocketContext<Self>, frame: &str) {
+        self.seq += 1;
+        ctx.text(with_seq(frame, self.seq));
+    }
+}
+
+impl Actor for OperatorSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
+            if act.last_heard.elapsed() > CLIENT_TIMEOUT {
+                tracing::info!(operator = %act.viewer.id, "websocket timed out");
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+        let subscription = Subscribe {
+            session: self.id,
+            viewer: self.viewer.clone(),
+            recipient: ctx.address().recipient(),
+        };
+        if self.viewer.is_admin() {
+            self.registry.remember_admin_session(self.id, subscription.clone());
+        }
+        let entries = self.registry.departments_for(&self.viewer);
+        self.departments = entries.iter().map(|e| e.addr.clone()).collect();
+        let parts = entries
+            .into_iter()
+            .map(move |e| e.addr.send(subscription.clone()));
+        // Nothing else is processed until the snapshot is out, so every event follows it.
+        ctx.wait(
+            futures_util::future::join_all(parts)
+                .into_actor(self)
+                .map(|parts, act, ctx| {
+                    let mut tickets: Vec<TicketView> =
+                        parts.into_iter().filter_map(Result::ok).flatten().collect();
+                    tickets.sort_by_key(|t| t.number);
+                    tickets.dedup_by_key(|t| t.id);
+                    let frame = Event::Snapshot { tickets: &tickets }.frame();
+                    act.send(ctx, &frame);
+                    tracing::info!(operator = %act.viewer.id, tickets = tickets.len(), "websocket snapshot sent");
+                }),
+        );
+    }
+
+    fn stopped(&mut self, _: &mut Self::Context) {
+        for dept in &self.departments {
+            dept.do_send(Unsubscribe { session: self.id });
+        }
+        if self.viewer.is_admin() {
+            self.registry.forget_admin_session(self.id);
+        }
+    }
+}
+
+impl Handler<Push> for OperatorSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
+        self.send(ctx, &msg.0);
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for OperatorSession {
+    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match msg {
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket protocol error");
+                ctx.stop();
+            }
+        }
+    }
+}
+
+/// Upgrades an authenticated request to an operator session.
+pub fn start(
+    req: &HttpRequest,
+    stream: web::Payload,
+    viewer: Viewer,
+    registry: Arc<Registry>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let session = OperatorSession {
+        id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
+        viewer,
+        registry,
+        seq: 0,
+        last_heard: Instant::now(),
+        departments: Vec::new(),
+    };
+    ws::start(session, req, stream)
+}

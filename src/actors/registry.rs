@@ -1,0 +1,160 @@
+//! The directory of live actors. It owns no business state: it maps ids to addresses, starts a
+//! ticket actor on first use, and hands new departments the admin sessions that see everything.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use actix::prelude::*;
+
+use super::department::{DepartmentActor, Subscribe};
+use super::ticket::{InboundStored, TicketActor};
+use crate::domain::calendar::Calendar;
+use crate::domain::ids::{DepartmentId, TicketId};
+use crate::domain::visibility::Viewer;
+use crate::persistence::Store;
+use crate::persistence::queries::tickets::Ingested;
+use crate::views::{DepartmentView, TicketView};
+
+/// A department's address plus a read-only copy of its settings for quick checks elsewhere
+/// (names in templates, mandatory fields). The actor holds the same `Arc`s.
+#[derive(Clone)]
+pub struct DepartmentEntry {
+    pub addr: Addr<DepartmentActor>,
+    pub view: Arc<DepartmentView>,
+    pub calendar: Arc<Calendar>,
+}
+
+pub struct Registry {
+    pub store: Store,
+    departments: RwLock<HashMap<DepartmentId, DepartmentEntry>>,
+    tickets: Mutex<HashMap<TicketId, Addr<TicketActor>>>,
+    /// Admins see every department, including ones created after they connected.
+    admin_sessions: Mutex<HashMap<u64, Subscribe>>,
+}
+
+impl Registry {
+    pub fn new(store: Store) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            departments: RwLock::default(),
+            tickets: Mutex::default(),
+            admin_sessions: Mutex::default(),
+        })
+    }
+
+    /// Starts the actor of a department, with its open tickets (at start-up) or none (new).
+    pub fn start_department(
+        self: &Arc<Self>,
+        view: DepartmentView,
+        calendar: Calendar,
+        open_tickets: Vec<TicketView>,
+    ) -> DepartmentEntry {
+        let view = Arc::new(view);
+        let calendar = Arc::new(calendar);
+        let admins: Vec<Subscribe> = lock(&self.admin_sessions).values().cloned().collect();
+        let actor = DepartmentActor::new(view.clone(), calendar.clone(), self.clone(), open_tickets);
+        let addr = actor.start();
+        for admin in admins {
+            addr.do_send(admin);
+        }
+        let entry = DepartmentEntry {
+            addr,
+            view,
+            calendar,
+        };
+        write(&self.departments).insert(entry.view.id, entry.clone());
+        entry
+    }
+
+    pub fn department(&self, id: DepartmentId) -> Option<DepartmentEntry> {
+        read(&self.departments).get(&id).cloned()
+    }
+
+    /// The departments whose events `viewer` receives: all of them for admins.
+    pub fn departments_for(&self, viewer: &Viewer) -> Vec<DepartmentEntry> {
+        let all = read(&self.departments);
+        if viewer.is_admin() {
+            all.values().cloned().collect()
+        } else {
+            viewer
+                .departments
+                .iter()
+                .filter_map(|d| all.get(d).cloned())
+                .collect()
+        }
+    }
+
+    pub fn remember_admin_session(&self, session: u64, subscription: Subscribe) {
+        lock(&self.admin_sessions).insert(session, subscription);
+    }
+
+    pub fn forget_admin_session(&self, session: u64) {
+        lock(&self.admin_sessions).remove(&session);
+    }
+
+    /// The actor of a ticket, started (and loaded from storage) on first use. A ticket that
+    /// turns out to be closed or missing stops its actor at once; callers see a mailbox error.
+    pub fn ticket(self: &Arc<Self>, id: TicketId) -> Addr<TicketActor> {
+        let mut map = lock(&self.tickets);
+        if let Some(addr) = map.get(&id).filter(|a| a.connected()) {
+            return addr.clone();
+        }
+        let addr = TicketActor::load(id, self.clone()).start();
+        map.insert(id, addr.clone());
+        addr
+    }
+
+    /// Starts the actor of a ticket that was just opened; it announces itself to its department.
+    pub fn open_ticket(self: &Arc<Self>, view: TicketView) -> Addr<TicketActor> {
+        let id = view.id;
+        let addr = TicketActor::opened(view, self.clone()).start();
+        lock(&self.tickets).insert(id, addr.clone());
+        addr
+    }
+
+    /// Called by a ticket actor as it stops; leaves a newer actor for the same id alone.
+    pub fn ticket_stopped(&self, id: TicketId, addr: &Addr<TicketActor>) {
+        let mut map = lock(&self.tickets);
+        if map.get(&id) == Some(addr) {
+            map.remove(&id);
+        }
+    }
+
+    pub fn live_tickets(&self) -> usize {
+        lock(&self.tickets).len()
+    }
+
+    /// Hands a stored inbound message to its ticket's actor for delivery.
+    pub fn deliver_inbound(self: &Arc<Self>, stored: &Ingested) {
+        if stored.duplicate {
+            return;
+        }
+        let addr = if stored.opened {
+            tracing::info!(
+                ticket = %stored.ticket.id,
+                number = stored.ticket.number,
+                state = %stored.ticket.state,
+                department = %stored.ticket.department.id,
+                "ticket opened"
+            );
+            self.open_ticket(stored.ticket.clone())
+        } else {
+            self.ticket(stored.ticket.id)
+        };
+        addr.do_send(InboundStored {
+            messages: stored.messages.clone(),
+        });
+    }
+}
+
+// A poisoned lock means a thread panicked while holding it; the maps stay consistent
+// (every critical section is a single insert or remove), so carry on with the data.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}

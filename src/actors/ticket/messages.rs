@@ -1,0 +1,62 @@
+//! Messages a ticket actor handles.
+
+use actix::prelude::*;
+
+use crate::domain::classification::Classification;
+use crate::domain::ids::{DepartmentId, OperatorId};
+use crate::domain::ticket::TransitionError;
+use crate::domain::visibility::Viewer;
+use crate::persistence::StoreError;
+use crate::views::{Content, MessageView, TicketView};
+
+/// From the REST API: an operator acts on the ticket. Commands run one at a time, each to
+/// its commit, which is what makes "first reply wins" hold without locks or retries.
+#[derive(Message)]
+#[rtype(result = "Result<CommandOutcome, CommandError>")]
+pub struct Command {
+    pub by: Viewer,
+    pub by_name: String,
+    pub action: TicketCommand,
+}
+
+#[derive(Debug, Clone)]
+pub enum TicketCommand {
+    Reply(Content),
+    Pause,
+    Transfer {
+        department_id: DepartmentId,
+        operator_id: Option<OperatorId>,
+    },
+    Finalize(Classification),
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandOutcome {
+    pub ticket: TicketView,
+    pub message: Option<MessageView>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("department_id: no department {0}")]
+    UnknownDepartment(DepartmentId),
+    #[error("operator {operator} is not a member of department {department}")]
+    OperatorNotInDepartment {
+        operator: OperatorId,
+        department: DepartmentId,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ticket closed (or never existed) before the command reached it.
+    #[error("the ticket is not open")]
+    NotOpen,
+}
+
+/// From the department after an inbound message for this ticket was committed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct InboundStored {
+    pub messages: Vec<MessageView>,
+}

@@ -1,0 +1,280 @@
+//! The ticket actor: the single writer of one open ticket. It takes operators' commands one
+//! at a time — decide with the domain state machine, commit, then tell the departments — and
+//! publishes the ticket's messages in the order they were stored. It stops when the ticket
+//! closes; a ticket that is needed again after a restart is loaded on first use.
+
+mod messages;
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use chrono::Utc;
+
+pub use self::messages::*;
+use super::department::{PublishMessage, QueueState, TicketChanged};
+use super::registry::Registry;
+use crate::domain::ids::TicketId;
+use crate::domain::template::{Variables, expand};
+use crate::domain::ticket::{Action, TicketState, decide};
+use crate::domain::visibility::Placement;
+use crate::persistence::queries::{directory, tickets};
+use crate::persistence::queries::directory::to_json;
+use crate::views::{Content, MessageView, TicketView};
+
+pub struct TicketActor {
+    id: TicketId,
+    /// `None` until loaded from storage.
+    view: Option<TicketView>,
+    registry: Arc<Registry>,
+    /// A freshly opened ticket introduces itself to its department when it starts.
+    announce: bool,
+}
+
+impl TicketActor {
+    /// An actor for a ticket that was just opened.
+    pub fn opened(view: TicketView, registry: Arc<Registry>) -> Self {
+        Self {
+            id: view.id,
+            view: Some(view),
+            registry,
+            announce: true,
+        }
+    }
+
+    /// An actor that loads its ticket from storage before taking any message.
+    pub fn load(id: TicketId, registry: Arc<Registry>) -> Self {
+        Self {
+            id,
+            view: None,
+            registry,
+            announce: false,
+        }
+    }
+}
+
+impl Actor for TicketActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        if let Some(view) = &self.view {
+            if self.announce
+                && let Some(dept) = self.registry.department(view.department.id)
+            {
+                dept.addr.do_send(TicketChanged {
+                    before: None,
+                    after: Arc::new(view.clone()),
+                });
+            }
+            return;
+        }
+        let id = self.id;
+        let store = self.registry.store.clone();
+        ctx.wait(
+            async move { store.read(move |c| tickets::ticket(c, id)).await }
+                .into_actor(self)
+                .map(|loaded, act, ctx| match loaded {
+                    Ok(Some(view)) if view.state != TicketState::Closed => act.view = Some(view),
+                    Ok(_) => ctx.stop(),
+                    Err(e) => {
+                        tracing::warn!(ticket = %act.id, error = %e, "cannot load ticket");
+                        ctx.stop();
+                    }
+                }),
+        );
+    }
+
+    fn stopped(&mut self, ctx: &mut Self::Context) {
+        self.registry.ticket_stopped(self.id, &ctx.address());
+    }
+}
+
+/// What a committed command produced, ready to publish.
+struct Committed {
+    before: Placement,
+    changed: bool,
+    ticket: TicketView,
+    message: Option<MessageView>,
+}
+
+impl Handler<Command> for TicketActor {
+    type Result = AtomicResponse<Self, Result<CommandOutcome, CommandError>>;
+
+    fn handle(&mut self, cmd: Command, _: &mut Self::Context) -> Self::Result {
+        let Some(view) = self.view.clone() else {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(CommandError::NotOpen))));
+        };
+        let registry = self.registry.clone();
+        let work = async move {
+            let committed = run_command(&registry, view, cmd).await?;
+            publish(&registry, &committed).await;
+            Ok(committed)
+        };
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |result: Result<Committed, CommandError>, act, ctx| {
+                let committed = result?;
+                if committed.ticket.state == TicketState::Closed {
+                    act.view = None;
+                    ctx.stop();
+                } else {
+                    act.view = Some(committed.ticket.clone());
+                }
+                Ok(CommandOutcome {
+                    ticket: committed.ticket,
+                    message: committed.message,
+                })
+            },
+        )))
+    }
+}
+
+/// Decides and commits one command.
+async fn run_command(
+    registry: &Arc<Registry>,
+    view: TicketView,
+    cmd: Command,
+) -> Result<Committed, CommandError> {
+    let before = view.placement();
+    let (action, classification) = match &cmd.action {
+        TicketCommand::Reply(_) => (Action::Reply, None),
+        TicketCommand::Pause => (Action::Pause, None),
+        TicketCommand::Transfer {
+            department_id,
+            operator_id,
+        } => {
+            let target = registry
+                .department(*department_id)
+                .ok_or(CommandError::UnknownDepartment(*department_id))?;
+            if let Some(op) = *operator_id {
+                let dept = *department_id;
+                let member = registry
+                    .store
+                    .read(move |c| directory::is_member(c, op, dept))
+                    .await?;
+                if !member {
+                    return Err(CommandError::OperatorNotInDepartment {
+                        operator: op,
+                        department: dept,
+                    });
+                }
+            }
+            let queued = target
+                .addr
+                .send(QueueState)
+                .await
+                .unwrap_or(TicketState::Waiting);
+            (
+                Action::Transfer {
+                    department_id: *department_id,
+                    operator_id: *operator_id,
+                    department_open: queued == TicketState::Waiting,
+                },
+                None,
+            )
+        }
+        TicketCommand::Finalize(classification) => {
+            let required = registry
+                .department(before.department_id)
+                .map(|d| d.view.required_fields.clone())
+                .unwrap_or_default();
+            (
+                Action::Finalize {
+                    missing_fields: classification.missing(&required),
+                },
+                Some(to_json(classification)),
+            )
+        }
+    };
+    let change = decide(&before, &cmd.by, action)?;
+    let message = match cmd.action {
+        TicketCommand::Reply(Content::Text(text)) => Some(Content::Text(expand(
+            &text,
+            &Variables {
+                contact_name: &view.contact.name,
+                contact_phone: &view.contact.phone,
+                operator_name: &cmd.by_name,
+                department_name: &view.department.name,
+                ticket_number: view.number,
+            },
+        ))),
+        TicketCommand::Reply(other) => Some(other),
+        _ => None,
+    };
+    let record = tickets::Record {
+        ticket_id: view.id,
+        channel_id: view.channel.id,
+        expected: before.state,
+        change,
+        by: cmd.by.id,
+        by_name: cmd.by_name,
+        message,
+        classification,
+        now: Utc::now().naive_utc(),
+    };
+    let (ticket, message) = registry.store.write(move |c| tickets::record(c, record)).await?;
+    if let Some(change) = change {
+        tracing::info!(
+            ticket = %ticket.id,
+            number = ticket.number,
+            from = %before.state,
+            to = %ticket.state,
+            reason = change.reason.as_str(),
+            operator = %cmd.by.id,
+            department = %ticket.department.id,
+            "ticket {}", change.reason.as_str()
+        );
+    }
+    Ok(Committed {
+        before,
+        changed: change.is_some(),
+        ticket,
+        message,
+    })
+}
+
+/// Tells the departments about a committed command. On a transfer both departments are awaited,
+/// so a session that listens to both never sees this change after the ticket's next one.
+async fn publish(registry: &Arc<Registry>, c: &Committed) {
+    let after = c.ticket.placement();
+    let home = registry.department(after.department_id);
+    if c.changed {
+        let changed = || TicketChanged {
+            before: Some(c.before),
+            after: Arc::new(c.ticket.clone()),
+        };
+        if c.before.department_id != after.department_id {
+            if let Some(old) = registry.department(c.before.department_id) {
+                let _ = old.addr.send(changed()).await;
+            }
+            if let Some(new) = &home {
+                let _ = new.addr.send(changed()).await;
+            }
+        } else if let Some(home) = &home {
+            home.addr.do_send(changed());
+        }
+    }
+    if let (Some(message), Some(home)) = (&c.message, &home) {
+        home.addr.do_send(PublishMessage {
+            placement: after,
+            message: Arc::new(message.clone()),
+        });
+    }
+}
+
+impl Handler<InboundStored> for TicketActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: InboundStored, _: &mut Self::Context) {
+        let Some(view) = &self.view else {
+            return;
+        };
+        let Some(home) = self.registry.department(view.department.id) else {
+            return;
+        };
+        for message in msg.messages {
+            home.addr.do_send(PublishMessage {
+                placement: view.placement(),
+                message: Arc::new(message),
+            });
+        }
+    }
+}
