@@ -1,5 +1,20 @@
 //! switchboard — a chat routing daemon for contact centres.
+//!
+//! Layout:
+//! - [`domain`]: the decisions (ticket state machine, calendar, visibility, variables,
+//!   formatting) in plain Rust, unit-tested directly;
+//! - [`actors`]: departments, tickets and operator sessions, which carry the decisions out;
+//! - [`persistence`]: the one storage interface, on SQLite or PostgreSQL;
+//! - [`http`]: the REST API and the WebSocket endpoint;
+//! - [`views`]: the wire forms shared by REST and WebSocket;
+//! - [`config`], [`telemetry`], [`startup`], [`error`]: the daemon's plumbing.
+
 pub mod actors;
+pub mod config;
 pub mod domain;
+pub mod error;
+pub mod http;
 pub mod persistence;
+pub mod startup;
+pub mod telemetry;
 pub mod views;

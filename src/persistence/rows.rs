@@ -74,7 +74,6 @@ pub(crate) struct ChannelRow {
     pub name: String,
     pub kind: String,
     pub department_id: String,
-    pub settings: String,
     pub created_at: NaiveDateTime,
 }
 
@@ -97,8 +96,6 @@ pub(crate) struct ContactRow {
     pub phone: String,
     pub name: String,
     pub name_edited: bool,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
 }
 
 #[derive(Queryable, Selectable, Insertable, Clone)]

@@ -82,9 +82,7 @@ impl DepartmentActor {
 impl Actor for DepartmentActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
-        // Fan-out bursts (one change to a thousand sessions) must not be throttled.
-        ctx.set_mailbox_capacity(usize::MAX);
+    fn started(&mut self, _: &mut Self::Context) {
         tracing::debug!(department = %self.view.id, open_tickets = self.tickets.len(), "department started");
     }
 }

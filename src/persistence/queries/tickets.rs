@@ -172,8 +172,6 @@ fn upsert_contact(
                 phone: phone.to_owned(),
                 name: name.unwrap_or(phone).to_owned(),
                 name_edited: false,
-                created_at: now,
-                updated_at: now,
             };
             diesel::insert_into(contacts::table)
                 .values((

@@ -1,0 +1,192 @@
+//! Typed configuration: `config/default.toml` (or `--config PATH`), then the environment
+//! overrides of the contract. Every problem names the key it is about.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::persistence::StoreOptions;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: String,
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
+    #[serde(default)]
+    pub admin: AdminSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub read_pool_size: u32,
+    pub max_batch: usize,
+    pub sqlite_synchronous: String,
+    pub busy_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub workers: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub token_ttl_hours: u32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub password: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {source}")]
+    File {
+        path: String,
+        source: config::ConfigError,
+    },
+    #[error("configuration key `{key}`: {problem}")]
+    Invalid { key: &'static str, problem: String },
+}
+
+/// The environment variables of the contract and the keys they set.
+const ENV_OVERRIDES: [(&str, &str); 4] = [
+    ("SWITCHBOARD_LISTEN", "listen"),
+    ("DATABASE_URL", "database.url"),
+    ("SWITCHBOARD_ADMIN_EMAIL", "admin.email"),
+    ("SWITCHBOARD_ADMIN_PASSWORD", "admin.password"),
+];
+
+impl Settings {
+    /// Reads `path`, applies the environment, and validates.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`Settings::load`] with an explicit environment (for tests).
+    pub fn load_with(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file_error = |source| ConfigError::File {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+        for (var, key) in ENV_OVERRIDES {
+            if let Some(value) = env(var) {
+                builder = builder.set_override(key, value).map_err(file_error)?;
+            }
+        }
+        let settings: Settings = builder
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(file_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key, problem: &str| {
+            Err(ConfigError::Invalid {
+                key,
+                problem: problem.to_owned(),
+            })
+        };
+        match self.listen.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+            _ => return invalid("listen", &format!("{:?} is not host:port", self.listen)),
+        }
+        if self.database.url.trim().is_empty() {
+            return invalid("database.url", "must not be empty");
+        }
+        if self.database.read_pool_size == 0 {
+            return invalid("database.read_pool_size", "must be at least 1");
+        }
+        if self.database.max_batch == 0 {
+            return invalid("database.max_batch", "must be at least 1");
+        }
+        if !["off", "normal", "full", "extra"].contains(&self.database.sqlite_synchronous.as_str()) {
+            return invalid(
+                "database.sqlite_synchronous",
+                &format!("{:?} is not one of off, normal, full, extra", self.database.sqlite_synchronous),
+            );
+        }
+        if self.http.max_body_bytes < 1024 {
+            return invalid("http.max_body_bytes", "must be at least 1024");
+        }
+        if self.auth.token_ttl_hours == 0 {
+            return invalid("auth.token_ttl_hours", "must be at least 1");
+        }
+        if self.admin.email.is_empty() != self.admin.password.is_empty() {
+            return invalid("admin", "set both email and password, or neither");
+        }
+        Ok(())
+    }
+
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            url: self.database.url.clone(),
+            read_pool_size: self.database.read_pool_size,
+            max_batch: self.database.max_batch,
+            sqlite_synchronous: self.database.sqlite_synchronous.clone(),
+            busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_file() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml")
+    }
+
+    #[test]
+    fn default_file_loads_and_environment_wins() {
+        let s = Settings::load_with(&default_file(), |_| None).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.database.url, "data/switchboard.sqlite3");
+        let s = Settings::load_with(&default_file(), |k| match k {
+            "SWITCHBOARD_LISTEN" => Some("0.0.0.0:9000".into()),
+            "DATABASE_URL" => Some("postgres://localhost/x".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert_eq!(s.database.url, "postgres://localhost/x");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Settings::load_with(&default_file(), |k| {
+            (k == "SWITCHBOARD_LISTEN").then(|| "nowhere".into())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("`listen`"), "{err}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        let text = std::fs::read_to_string(default_file())
+            .unwrap()
+            .replace("read_pool_size = 8", "read_pool_size = \"many\"");
+        std::fs::write(&path, text).unwrap();
+        let err = Settings::load_with(&path, |_| None).unwrap_err();
+        assert!(err.to_string().contains("read_pool_size"), "{err}");
+
+        let err = Settings::load_with(&dir.path().join("missing.toml"), |_| None).unwrap_err();
+        assert!(err.to_string().contains("missing.toml"), "{err}");
+    }
+}

@@ -1,0 +1,252 @@
+//! Authentication: operator login with argon2-hashed passwords and opaque bearer tokens,
+//! integration API keys, and the extractors handlers use to demand one or the other.
+//!
+//! Tokens (`sbt_…`) and keys (`sbk_…`) are 256 random bits; only their SHA-256 is stored.
+//! A fast hash is enough for secrets of that strength, so authenticating a request never runs
+//! a password KDF — argon2 is only for the passwords people choose.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::Utc;
+use rand::RngCore;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use crate::domain::ids::ApiKeyId;
+use crate::domain::visibility::Viewer;
+use crate::error::ApiError;
+use crate::persistence::queries::directory;
+
+const TOKEN_PREFIX: &str = "sbt_";
+const KEY_PREFIX: &str = "sbk_";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/login", web::post().to(login))
+        .route("/me", web::get().to(me));
+}
+
+/// An authenticated operator.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub viewer: Viewer,
+    pub name: String,
+}
+
+/// Who is calling: an operator (console) or an integration (API key).
+#[derive(Debug, Clone)]
+pub enum Principal {
+    Operator(Caller),
+    Integration(ApiKeyId),
+}
+
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get("Authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+pub fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+pub fn new_api_key() -> String {
+    new_secret(KEY_PREFIX)
+}
+
+/// Hashes a password with argon2id. Slow on purpose: call it off the event loop.
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| {
+            tracing::error!(error = %e, "password hashing failed");
+            ApiError::internal()
+        })
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+pub async fn operator_by_token(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+    if !token.starts_with(TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let hash = secret_hash(token);
+    let now = Utc::now().naive_utc();
+    let found = state
+        .store
+        .read(move |c| directory::viewer_by_token(c, &hash, now))
+        .await?;
+    Ok(found.map(|(viewer, name)| Caller { viewer, name }))
+}
+
+async fn principal(req: HttpRequest) -> Result<Principal, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(ApiError::internal)?
+        .clone();
+    let secret = bearer(&req).ok_or_else(ApiError::unauthorized)?.to_owned();
+    if secret.starts_with(KEY_PREFIX) {
+        let hash = secret_hash(&secret);
+        let key = state
+            .store
+            .read(move |c| directory::api_key_by_hash(c, &hash))
+            .await?;
+        return key.map(Principal::Integration).ok_or_else(ApiError::unauthorized);
+    }
+    operator_by_token(&state, &secret)
+        .await?
+        .map(Principal::Operator)
+        .ok_or_else(ApiError::unauthorized)
+}
+
+type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(principal(req.clone()))
+    }
+}
+
+/// Any logged-in operator.
+pub struct OperatorAuth(pub Caller);
+
+impl FromRequest for OperatorAuth {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match principal(req).await? {
+                Principal::Operator(c) => Ok(OperatorAuth(c)),
+                Principal::Integration(_) => Err(ApiError::forbidden(
+                    "this endpoint is for operators; log in to get a token",
+                )),
+            }
+        })
+    }
+}
+
+/// An operator with the admin role.
+pub struct AdminAuth(pub Caller);
+
+impl FromRequest for AdminAuth {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match principal(req).await? {
+                Principal::Operator(c) if c.viewer.is_admin() => Ok(AdminAuth(c)),
+                _ => Err(ApiError::forbidden("only an admin may do this")),
+            }
+        })
+    }
+}
+
+/// An integration key, or an admin acting as one.
+pub struct IntegrationAuth;
+
+impl FromRequest for IntegrationAuth {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match principal(req).await? {
+                Principal::Integration(_) => Ok(IntegrationAuth),
+                Principal::Operator(c) if c.viewer.is_admin() => Ok(IntegrationAuth),
+                Principal::Operator(_) => Err(ApiError::forbidden(
+                    "inbound messages need an integration API key",
+                )),
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+    let LoginBody { email, password } = body.into_inner();
+    let email = email.trim().to_lowercase();
+    let found = state
+        .store
+        .read(move |c| directory::operator_by_email(c, &email))
+        .await?;
+    // Verify even for unknown emails so timing does not reveal which emails exist.
+    let (operator, hash) = match found {
+        Some((op, hash)) => (Some(op), hash),
+        None => (None, DUMMY_HASH.to_owned()),
+    };
+    let ok = web::block(move || verify_password(&password, &hash))
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let operator = match (ok, operator) {
+        (true, Some(op)) => op,
+        _ => return Err(ApiError::unauthorized()),
+    };
+    let token = new_secret(TOKEN_PREFIX);
+    let hash = secret_hash(&token);
+    let now = Utc::now().naive_utc();
+    let expires = now + state.token_ttl;
+    let id = operator.id;
+    state
+        .store
+        .write(move |c| directory::insert_token(c, &hash, id, now, expires))
+        .await?;
+    tracing::info!(operator = %operator.id, "operator logged in");
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "token": token,
+        "expires_at": expires.and_utc(),
+        "operator": {
+            "id": operator.id,
+            "name": operator.name,
+            "email": operator.email,
+            "role": operator.role,
+            "department_ids": operator.department_ids,
+        }
+    })))
+}
+
+/// An argon2id hash of a random password, verified against when the email is unknown.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3GYsKDoT0jZdn0lDP4DP0jB4fxXzXbbGCY9QuGEp2/0";
+
+async fn me(state: web::Data<AppState>, auth: OperatorAuth) -> Result<HttpResponse, ApiError> {
+    let id = auth.0.viewer.id;
+    let operator = state
+        .store
+        .read(move |c| directory::operator(c, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("operator"))?;
+    Ok(HttpResponse::Ok().json(operator))
+}

@@ -1,0 +1,84 @@
+//! Inbound messages from integrations: `POST /api/v1/channels/{id}/messages`.
+//! A `2xx` means the message is committed; a repeated `external_id` stores nothing twice.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::auth::IntegrationAuth;
+use super::{AppState, ContentBody, validate_phone};
+use crate::actors::department::Inbound;
+use crate::domain::ids::ChannelId;
+use crate::error::ApiError;
+use crate::persistence::queries::directory;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/channels/{id}/messages", web::post().to(receive));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InboundBody {
+    external_id: Option<String>,
+    from: From,
+    #[serde(flatten)]
+    content: ContentBody,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct From {
+    phone: String,
+    name: Option<String>,
+}
+
+async fn receive(
+    state: web::Data<AppState>,
+    _: IntegrationAuth,
+    channel_id: web::Path<ChannelId>,
+    body: web::Json<InboundBody>,
+) -> Result<HttpResponse, ApiError> {
+    let InboundBody {
+        external_id,
+        from,
+        content,
+    } = body.into_inner();
+    let content = content.into_content()?;
+    let phone = from.phone.trim().to_owned();
+    validate_phone(&phone, "from.phone")?;
+    let name = from.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if let Some(ext) = &external_id
+        && (ext.is_empty() || ext.len() > 256)
+    {
+        return Err(ApiError::invalid("external_id: must have 1 to 256 characters"));
+    }
+    let id = *channel_id;
+    let channel = state
+        .store
+        .read(move |c| directory::channel(c, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("channel"))?;
+    let department = state
+        .registry
+        .department(channel.department_id)
+        .ok_or_else(ApiError::internal)?;
+    let stored = department
+        .addr
+        .send(Inbound {
+            channel_id: channel.id,
+            external_id,
+            phone,
+            name,
+            content,
+        })
+        .await
+        .map_err(|_| ApiError::internal())??;
+    let body = serde_json::json!({
+        "ticket": stored.ticket,
+        "message": stored.messages.first(),
+    });
+    Ok(if stored.duplicate {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::Created().json(body)
+    })
+}

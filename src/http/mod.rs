@@ -1,0 +1,168 @@
+//! The REST API and the WebSocket endpoint (CONTRACT.md). Handlers parse and authorise, then
+//! hand the work to the actors or the store; none of them holds business rules of its own.
+
+mod admin;
+pub mod auth;
+mod inbound;
+mod pagination;
+mod tickets;
+
+use std::sync::Arc;
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use crate::actors::registry::Registry;
+use crate::error::ApiError;
+use crate::persistence::Store;
+use crate::views::{Content, Location, SharedContact};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub registry: Arc<Registry>,
+    pub store: Store,
+    pub token_ttl: chrono::Duration,
+}
+
+/// Mounts every route, with JSON, path and query errors mapped to the contract's errors.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(move |e, _| json_error(e, max_body_bytes).into()),
+    )
+    .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+    .app_data(web::PathConfig::default().error_handler(|e: PathError, _| {
+        tracing::debug!(error = %e, "unparsable path");
+        ApiError::not_found("resource").into()
+    }))
+    .app_data(
+        web::QueryConfig::default()
+            .error_handler(|e: QueryPayloadError, _| ApiError::invalid(format!("query: {e}")).into()),
+    )
+    .route("/healthz", web::get().to(healthz))
+    .service(
+        web::scope("/api/v1")
+            .configure(auth::routes)
+            .configure(admin::routes)
+            .configure(inbound::routes)
+            .configure(tickets::routes)
+            .route("/ws", web::get().to(websocket)),
+    )
+    .default_service(web::to(|| async {
+        Err::<HttpResponse, _>(ApiError::not_found("route"))
+    }));
+}
+
+fn json_error(e: JsonPayloadError, limit: usize) -> ApiError {
+    match e {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::payload_too_large(limit)
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::invalid("the body must be JSON with Content-Type: application/json")
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::invalid(format!("body: {e}")),
+        other => ApiError::invalid(format!("body: {other}")),
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+#[derive(Deserialize)]
+struct WsQuery {
+    token: Option<String>,
+}
+
+/// `GET /api/v1/ws?token=…`: refused with 401 before the upgrade when the token is not valid.
+async fn websocket(
+    req: HttpRequest,
+    stream: web::Payload,
+    query: web::Query<WsQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let token = query
+        .token
+        .clone()
+        .or_else(|| auth::bearer(&req).map(str::to_owned))
+        .ok_or_else(ApiError::unauthorized)?;
+    let caller = auth::operator_by_token(&state, &token)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    crate::actors::operator::start(&req, stream, caller.viewer, state.registry.clone())
+}
+
+/// The body of a message, inbound or outbound: exactly one of `text`, `location`, `contact`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentBody {
+    pub text: Option<String>,
+    pub location: Option<Location>,
+    pub contact: Option<SharedContact>,
+}
+
+/// WhatsApp's own limit on a text body.
+const MAX_TEXT_CHARS: usize = 4096;
+
+impl ContentBody {
+    pub fn into_content(self) -> Result<Content, ApiError> {
+        match (self.text, self.location, self.contact) {
+            (Some(text), None, None) => {
+                if text.trim().is_empty() {
+                    return Err(ApiError::invalid("text: must not be empty"));
+                }
+                if text.chars().count() > MAX_TEXT_CHARS {
+                    return Err(ApiError::invalid(format!(
+                        "text: longer than {MAX_TEXT_CHARS} characters"
+                    )));
+                }
+                Ok(Content::Text(text))
+            }
+            (None, Some(l), None) => {
+                if !(-90.0..=90.0).contains(&l.latitude) {
+                    return Err(ApiError::invalid("location.latitude: must be between -90 and 90"));
+                }
+                if !(-180.0..=180.0).contains(&l.longitude) {
+                    return Err(ApiError::invalid(
+                        "location.longitude: must be between -180 and 180",
+                    ));
+                }
+                Ok(Content::Location(l))
+            }
+            (None, None, Some(c)) => {
+                if c.name.trim().is_empty() {
+                    return Err(ApiError::invalid("contact.name: must not be empty"));
+                }
+                validate_phone(&c.phone, "contact.phone")?;
+                Ok(Content::Contact(c))
+            }
+            (None, None, None) => Err(ApiError::invalid(
+                "body: one of text, location or contact is required",
+            )),
+            _ => Err(ApiError::invalid(
+                "body: give only one of text, location or contact",
+            )),
+        }
+    }
+}
+
+/// Phone numbers as WhatsApp writes them: digits, optionally a leading `+`, 5 to 20 digits.
+pub fn validate_phone(phone: &str, field: &str) -> Result<(), ApiError> {
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    if (5..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "{field}: {phone:?} is not a phone number (digits, optionally starting with +)"
+        )))
+    }
+}
+
+/// Parses an id from a body or query field, naming the field when it is malformed.
+pub fn parse_id<T: std::str::FromStr>(text: &str, field: &str) -> Result<T, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::invalid(format!("{field}: {text:?} is not a valid id")))
+}

@@ -1,0 +1,261 @@
+//! Tickets as operators see them: lists and reads filtered by visibility, and the commands
+//! (reply, pause, transfer, finalize) that the ticket's actor carries out one at a time.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::auth::{Caller, OperatorAuth};
+use super::pagination::{limit, page};
+use super::{AppState, ContentBody, parse_id};
+use crate::actors::ticket::{Command, CommandError, CommandOutcome, TicketCommand};
+use crate::domain::classification::Classification;
+use crate::domain::ids::{ContactId, DepartmentId, MessageId, OperatorId, TicketId};
+use crate::domain::ticket::TicketState;
+use crate::domain::visibility::{Role, can_see};
+use crate::error::ApiError;
+use crate::persistence::queries::{directory, tickets};
+use crate::views::TicketView;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/tickets", web::get().to(list))
+        .route("/tickets/{id}", web::get().to(get))
+        .route("/tickets/{id}/messages", web::get().to(messages))
+        .route("/tickets/{id}/messages", web::post().to(reply))
+        .route("/tickets/{id}/pause", web::post().to(pause))
+        .route("/tickets/{id}/transfer", web::post().to(transfer))
+        .route("/tickets/{id}/finalize", web::post().to(finalize))
+        .route("/tickets/{id}/timeline", web::get().to(timeline))
+        .route("/contacts/{id}/tickets", web::get().to(contact_history));
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    department_id: Option<String>,
+    limit: Option<i64>,
+    after: Option<i64>,
+}
+
+/// The SQL visibility scope of a caller; `None` for admins, who see everything.
+fn scope(caller: &Caller) -> Option<tickets::Scope> {
+    let v = &caller.viewer;
+    let supervises = match v.role {
+        Role::Admin => return None,
+        Role::Supervisor => v.departments.clone(),
+        Role::Operator => Vec::new(),
+    };
+    Some(tickets::Scope {
+        operator_id: v.id,
+        member_of: v.departments.clone(),
+        supervises,
+    })
+}
+
+async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let states = match &q.state {
+        None => None,
+        Some(s) => Some(
+            s.split(',')
+                .map(|one| {
+                    TicketState::parse(one.trim()).ok_or_else(|| {
+                        ApiError::invalid(format!(
+                            "state: {one:?} is not one of waiting, attending, paused, out_of_hours, closed"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    let department_id = q
+        .department_id
+        .as_deref()
+        .map(|d| parse_id::<DepartmentId>(d, "department_id"))
+        .transpose()?;
+    let limit = limit(q.limit)?;
+    let filter = tickets::TicketFilter {
+        states,
+        department_id,
+        contact_id: None,
+        visible_to: scope(&auth.0),
+        after_number: q.after,
+        limit,
+    };
+    let found = state.store.read(move |c| tickets::tickets(c, &filter)).await?;
+    Ok(page(&req, &found, limit, |t| t.number.to_string()))
+}
+
+/// A ticket the caller may see, or 404 as if it did not exist.
+async fn visible_ticket(state: &AppState, caller: &Caller, id: TicketId) -> Result<TicketView, ApiError> {
+    let ticket = state
+        .store
+        .read(move |c| tickets::ticket(c, id))
+        .await?
+        .filter(|t| can_see(&caller.viewer, &t.placement()))
+        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    Ok(ticket)
+}
+
+async fn get(state: web::Data<AppState>, auth: OperatorAuth, id: web::Path<TicketId>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(visible_ticket(&state, &auth.0, *id).await?))
+}
+
+#[derive(Deserialize)]
+struct MessagesQuery {
+    limit: Option<i64>,
+    after: Option<String>,
+}
+
+async fn messages(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+    q: web::Query<MessagesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = visible_ticket(&state, &auth.0, *id).await?;
+    let limit = limit(q.limit)?;
+    let after = q
+        .after
+        .as_deref()
+        .map(|a| parse_id::<MessageId>(a, "after"))
+        .transpose()?;
+    let found = state
+        .store
+        .read(move |c| tickets::messages(c, ticket.id, after, limit))
+        .await?;
+    Ok(page(&req, &found, limit, |m| m.id.to_string()))
+}
+
+async fn timeline(state: web::Data<AppState>, auth: OperatorAuth, id: web::Path<TicketId>) -> Result<HttpResponse, ApiError> {
+    let ticket = visible_ticket(&state, &auth.0, *id).await?;
+    let entries = state.store.read(move |c| tickets::timeline(c, ticket.id)).await?;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    limit: Option<i64>,
+    after: Option<i64>,
+}
+
+/// A contact's tickets (the console's "Histórico"), oldest first, as far as the caller may see.
+async fn contact_history(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<ContactId>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = limit(q.limit)?;
+    let filter = tickets::TicketFilter {
+        contact_id: Some(*id),
+        visible_to: scope(&auth.0),
+        after_number: q.after,
+        limit,
+        ..Default::default()
+    };
+    let found = state.store.read(move |c| tickets::tickets(c, &filter)).await?;
+    Ok(page(&req, &found, limit, |t| t.number.to_string()))
+}
+
+/// Sends a command to the ticket's actor. A ticket with no running actor is closed or unknown:
+/// storage then says which, and whether the caller may know.
+async fn command(
+    state: &AppState,
+    caller: Caller,
+    id: TicketId,
+    action: TicketCommand,
+) -> Result<CommandOutcome, ApiError> {
+    let viewer = caller.viewer.clone();
+    let sent = state
+        .registry
+        .ticket(id)
+        .send(Command {
+            by: caller.viewer,
+            by_name: caller.name,
+            action,
+        })
+        .await;
+    match sent {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(CommandError::NotOpen)) | Err(_) => {
+            let ticket = state.store.read(move |c| tickets::ticket(c, id)).await?;
+            match ticket {
+                Some(t) if can_see(&viewer, &t.placement()) => Err(CommandError::NotOpen.into()),
+                _ => Err(ApiError::not_found("ticket")),
+            }
+        }
+        Ok(Err(e)) => Err(e.into()),
+    }
+}
+
+async fn reply(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+    body: web::Json<ContentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let content = body.into_inner().into_content()?;
+    let outcome = command(&state, auth.0, *id, TicketCommand::Reply(content)).await?;
+    Ok(HttpResponse::Created().json(outcome.message))
+}
+
+async fn pause(state: web::Data<AppState>, auth: OperatorAuth, id: web::Path<TicketId>) -> Result<HttpResponse, ApiError> {
+    let outcome = command(&state, auth.0, *id, TicketCommand::Pause).await?;
+    Ok(HttpResponse::Ok().json(outcome.ticket))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    department_id: String,
+    operator_id: Option<String>,
+}
+
+async fn transfer(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+    body: web::Json<TransferBody>,
+) -> Result<HttpResponse, ApiError> {
+    let department_id: DepartmentId = parse_id(&body.department_id, "department_id")?;
+    let operator_id = body
+        .operator_id
+        .as_deref()
+        .map(|o| parse_id::<OperatorId>(o, "operator_id"))
+        .transpose()?;
+    if let Some(op) = operator_id {
+        let exists = state.store.read(move |c| directory::operator(c, op)).await?;
+        if exists.is_none() {
+            return Err(ApiError::invalid(format!("operator_id: no operator {op}")));
+        }
+    }
+    let action = TicketCommand::Transfer {
+        department_id,
+        operator_id,
+    };
+    let outcome = command(&state, auth.0, *id, action).await?;
+    Ok(HttpResponse::Ok().json(outcome.ticket))
+}
+
+async fn finalize(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // The classification is optional: an empty body finalizes without one.
+    let classification: Classification = if body.iter().all(u8::is_ascii_whitespace) {
+        Classification::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?
+    };
+    classification.validate().map_err(ApiError::invalid)?;
+    let outcome = command(&state, auth.0, *id, TicketCommand::Finalize(classification)).await?;
+    Ok(HttpResponse::Ok().json(outcome.ticket))
+}

@@ -1,0 +1,110 @@
+//! Start-up: open storage, create the bootstrap admin, rebuild the actors from the database,
+//! and serve HTTP on a listener the caller owns (tests bind port 0).
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use anyhow::Context as _;
+use chrono::Utc;
+use tracing_actix_web::TracingLogger;
+
+use crate::actors::registry::Registry;
+use crate::config::Settings;
+use crate::domain::calendar::Calendar;
+use crate::domain::ids::{DepartmentId, OperatorId};
+use crate::domain::visibility::Role;
+use crate::http::{self, AppState};
+use crate::persistence::Store;
+use crate::persistence::queries::{directory, tickets};
+use crate::views::TicketView;
+
+/// A built daemon: the HTTP server future and the pieces tests may want to inspect.
+pub struct Application {
+    pub server: Server,
+    pub registry: Arc<Registry>,
+    pub port: u16,
+}
+
+/// Must be called inside an actix `System` (the actors need one).
+pub fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Application> {
+    let store = Store::open(&settings.store_options())
+        .with_context(|| format!("cannot open the database at {}", settings.database.url))?;
+    bootstrap_admin(&store, settings)?;
+    let registry = Registry::new(store.clone());
+    recover(&registry).context("cannot rebuild state from the database")?;
+
+    let state = web::Data::new(AppState {
+        registry: registry.clone(),
+        store,
+        token_ttl: chrono::Duration::hours(settings.auth.token_ttl_hours.into()),
+    });
+    let max_body = settings.http.max_body_bytes;
+    let port = listener.local_addr()?.port();
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .configure(|cfg| http::configure(cfg, max_body))
+    })
+    .listen(listener)?;
+    if settings.http.workers > 0 {
+        server = server.workers(settings.http.workers);
+    }
+    Ok(Application {
+        server: server.run(),
+        registry,
+        port,
+    })
+}
+
+/// Creates the first admin from the configuration when no operator exists yet.
+fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    if store.read_blocking(directory::operator_count)? > 0 {
+        return Ok(());
+    }
+    let admin = &settings.admin;
+    if admin.email.is_empty() {
+        tracing::warn!(
+            "no operator exists: set SWITCHBOARD_ADMIN_EMAIL and SWITCHBOARD_ADMIN_PASSWORD to create the first admin"
+        );
+        return Ok(());
+    }
+    let hash = http::auth::hash_password(&admin.password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let id = OperatorId::new();
+    let email = admin.email.trim().to_lowercase();
+    let op = directory::NewOperator {
+        id,
+        name: "admin",
+        email: &email,
+        password_hash: &hash,
+        role: Role::Admin,
+        department_ids: &[],
+        created_at: Utc::now().naive_utc(),
+    };
+    // A one-off write before the server starts: no other writer exists yet.
+    store.read_blocking(|c| directory::insert_operator(c, &op))?;
+    tracing::info!(operator = %id, %email, "bootstrap admin created");
+    Ok(())
+}
+
+/// Rebuilds every department actor with its open tickets. Ticket actors start on first use.
+fn recover(registry: &Arc<Registry>) -> anyhow::Result<()> {
+    let store = &registry.store;
+    let departments = store.read_blocking(directory::departments)?;
+    let mut open: HashMap<DepartmentId, Vec<TicketView>> = HashMap::new();
+    let mut count = 0usize;
+    for t in store.read_blocking(tickets::open_tickets)? {
+        count += 1;
+        open.entry(t.department.id).or_default().push(t);
+    }
+    for d in departments {
+        let calendar = Calendar::parse(&d.timezone, &d.business_hours, &d.holidays)
+            .with_context(|| format!("department {} has an invalid calendar", d.id))?;
+        let tickets = open.remove(&d.id).unwrap_or_default();
+        registry.start_department(d, calendar, tickets);
+    }
+    tracing::info!(open_tickets = count, "state rebuilt from the database");
+    Ok(())
+}
