@@ -77,13 +77,19 @@ impl Settings {
     }
 
     /// Like [`Settings::load`] with an explicit environment (for tests).
-    pub fn load_with(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn load_with(
+        path: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
         let file_error = |source| ConfigError::File {
             path: path.display().to_string(),
             source,
         };
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Toml).required(true));
+        let mut builder = config::Config::builder().add_source(
+            config::File::from(path)
+                .format(config::FileFormat::Toml)
+                .required(true),
+        );
         for (var, key) in ENV_OVERRIDES {
             if let Some(value) = env(var) {
                 builder = builder.set_override(key, value).map_err(file_error)?;
@@ -117,10 +123,14 @@ impl Settings {
         if self.database.max_batch == 0 {
             return invalid("database.max_batch", "must be at least 1");
         }
-        if !["off", "normal", "full", "extra"].contains(&self.database.sqlite_synchronous.as_str()) {
+        if !["off", "normal", "full", "extra"].contains(&self.database.sqlite_synchronous.as_str())
+        {
             return invalid(
                 "database.sqlite_synchronous",
-                &format!("{:?} is not one of off, normal, full, extra", self.database.sqlite_synchronous),
+                &format!(
+                    "{:?} is not one of off, normal, full, extra",
+                    self.database.sqlite_synchronous
+                ),
             );
         }
         if self.http.max_body_bytes < 1024 {

@@ -52,7 +52,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
@@ -124,7 +128,9 @@ impl From<TransitionError> for ApiError {
                 owner_id: owner.map(|o| o.to_string()),
                 ..Self::conflict("ticket_taken", message)
             },
-            TransitionError::InvalidTransition { .. } => Self::conflict("invalid_transition", message),
+            TransitionError::InvalidTransition { .. } => {
+                Self::conflict("invalid_transition", message)
+            }
             TransitionError::Forbidden { .. } => Self::forbidden(message),
             TransitionError::MissingFields(fields) => Self {
                 fields: Some(fields),

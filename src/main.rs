@@ -10,7 +10,11 @@ use switchboard::config::Settings;
 use switchboard::{startup, telemetry};
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Chat routing daemon for contact centres")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Chat routing daemon for contact centres"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Cmd>,

@@ -52,7 +52,8 @@ impl Registry {
         let view = Arc::new(view);
         let calendar = Arc::new(calendar);
         let admins: Vec<Subscribe> = lock(&self.admin_sessions).values().cloned().collect();
-        let actor = DepartmentActor::new(view.clone(), calendar.clone(), self.clone(), open_tickets);
+        let actor =
+            DepartmentActor::new(view.clone(), calendar.clone(), self.clone(), open_tickets);
         let addr = actor.start();
         for admin in admins {
             addr.do_send(admin);

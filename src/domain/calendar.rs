@@ -106,11 +106,7 @@ impl Calendar {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self {
-            tz,
-            week,
-            holidays,
-        })
+        Ok(Self { tz, week, holidays })
     }
 
     /// A calendar that is always open, in UTC.
@@ -136,9 +132,10 @@ impl Calendar {
         let today = local.date_naive();
         let minute = (local.hour() * 60 + local.minute()) as u16;
         let open_today = !self.holidays.contains(&today)
-            && self.intervals(today.weekday()).iter().any(|iv| {
-                minute >= iv.start && (iv.crosses_midnight() || minute < iv.end)
-            });
+            && self
+                .intervals(today.weekday())
+                .iter()
+                .any(|iv| minute >= iv.start && (iv.crosses_midnight() || minute < iv.end));
         if open_today {
             return true;
         }
@@ -248,7 +245,10 @@ mod tests {
         // Madrid: CET (UTC+1) in winter, CEST (UTC+2) in summer; 2026-03-29 springs forward.
         let cal = Calendar::parse(
             "Europe/Madrid",
-            &hours(&[("sat", &[("09:00", "18:00")]), ("sun", &[("01:00", "05:00")])]),
+            &hours(&[
+                ("sat", &[("09:00", "18:00")]),
+                ("sun", &[("01:00", "05:00")]),
+            ]),
             &[],
         )
         .unwrap();
@@ -267,9 +267,12 @@ mod tests {
     #[test]
     fn repeated_hour_in_autumn_is_open_both_times() {
         // New York falls back on 2026-11-01: 01:00-02:00 local happens twice.
-        let cal =
-            Calendar::parse("America/New_York", &hours(&[("sun", &[("01:00", "02:00")])]), &[])
-                .unwrap();
+        let cal = Calendar::parse(
+            "America/New_York",
+            &hours(&[("sun", &[("01:00", "02:00")])]),
+            &[],
+        )
+        .unwrap();
         assert!(cal.is_open(utc(2026, 11, 1, 5, 30))); // 01:30 EDT
         assert!(cal.is_open(utc(2026, 11, 1, 6, 30))); // 01:30 EST
         assert!(!cal.is_open(utc(2026, 11, 1, 7, 0))); // 02:00 EST
@@ -278,16 +281,22 @@ mod tests {
     #[test]
     fn time_zone_far_from_utc_changes_the_local_day() {
         // Kiritimati is UTC+14: Monday 09:00 local is Sunday 19:00 UTC.
-        let cal = Calendar::parse("Pacific/Kiritimati", &hours(&[("mon", &[("09:00", "10:00")])]), &[])
-            .unwrap();
+        let cal = Calendar::parse(
+            "Pacific/Kiritimati",
+            &hours(&[("mon", &[("09:00", "10:00")])]),
+            &[],
+        )
+        .unwrap();
         assert!(cal.is_open(utc(2026, 11, 29, 19, 0))); // Sunday in UTC
         assert!(!cal.is_open(utc(2026, 11, 30, 9, 30))); // Monday 09:30 UTC is Monday 23:30 local
     }
 
     #[test]
     fn full_day_intervals_mean_always_open() {
-        let all: Vec<(&str, &[(&str, &str)])> =
-            DAY_KEYS.iter().map(|d| (*d, &[("00:00", "24:00")][..])).collect();
+        let all: Vec<(&str, &[(&str, &str)])> = DAY_KEYS
+            .iter()
+            .map(|d| (*d, &[("00:00", "24:00")][..]))
+            .collect();
         let cal = Calendar::parse("Asia/Tokyo", &hours(&all), &[]).unwrap();
         for h in 0..24 {
             assert!(cal.is_open(utc(2026, 11, 25, h, 17)));
@@ -298,16 +307,34 @@ mod tests {
     #[test]
     fn bad_input_names_the_field() {
         let err = Calendar::parse("Mars/Olympus", &hours(&[]), &[]).unwrap_err();
-        assert_eq!(err.to_string(), "timezone: unknown IANA time zone \"Mars/Olympus\"");
+        assert_eq!(
+            err.to_string(),
+            "timezone: unknown IANA time zone \"Mars/Olympus\""
+        );
         let err = Calendar::parse("UTC", &hours(&[("monday", &[])]), &[]).unwrap_err();
         assert!(err.to_string().contains("\"monday\""));
-        let err = Calendar::parse("UTC", &hours(&[("tue", &[("09:00", "25:00")])]), &[]).unwrap_err();
-        assert!(err.to_string().starts_with("business_hours.tue[0]: end"), "{err}");
-        let err = Calendar::parse("UTC", &hours(&[("tue", &[("9:00", "10:00")])]), &[]).unwrap_err();
-        assert!(err.to_string().starts_with("business_hours.tue[0]: start"), "{err}");
-        let err = Calendar::parse("UTC", &hours(&[("tue", &[("10:00", "10:00")])]), &[]).unwrap_err();
+        let err =
+            Calendar::parse("UTC", &hours(&[("tue", &[("09:00", "25:00")])]), &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("business_hours.tue[0]: end"),
+            "{err}"
+        );
+        let err =
+            Calendar::parse("UTC", &hours(&[("tue", &[("9:00", "10:00")])]), &[]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("business_hours.tue[0]: start"),
+            "{err}"
+        );
+        let err =
+            Calendar::parse("UTC", &hours(&[("tue", &[("10:00", "10:00")])]), &[]).unwrap_err();
         assert!(err.to_string().contains("equal"));
         let err = Calendar::parse("UTC", &hours(&[]), &["2026-13-01".into()]).unwrap_err();
-        assert_eq!(err, CalendarError::BadHoliday { index: 0, value: "2026-13-01".into() });
+        assert_eq!(
+            err,
+            CalendarError::BadHoliday {
+                index: 0,
+                value: "2026-13-01".into()
+            }
+        );
     }
 }

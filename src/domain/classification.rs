@@ -96,7 +96,11 @@ mod tests {
             ..Default::default()
         };
         assert!(c.validate().unwrap_err().starts_with("rating"));
-        assert!(validate_required(&["color".into()]).unwrap_err().contains("\"color\""));
+        assert!(
+            validate_required(&["color".into()])
+                .unwrap_err()
+                .contains("\"color\"")
+        );
         assert!(validate_required(&["rating".into()]).is_ok());
     }
 }

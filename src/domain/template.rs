@@ -78,7 +78,10 @@ mod tests {
 
     #[test]
     fn unknown_and_unterminated_variables_stay_as_written() {
-        assert_eq!(expand("{{contact.age}} {{contact.name}}", &VARS), "{{contact.age}} María");
+        assert_eq!(
+            expand("{{contact.age}} {{contact.name}}", &VARS),
+            "{{contact.age}} María"
+        );
         assert_eq!(expand("abc {{contact.name", &VARS), "abc {{contact.name");
         assert_eq!(expand("{{{{contact.name}}}}", &VARS), "{{María}}");
         assert_eq!(expand("no variables", &VARS), "no variables");

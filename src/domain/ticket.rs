@@ -160,7 +160,11 @@ pub enum TransitionError {
 
 /// Decides what `action` by `by` does to a ticket at `at`. `Ok(None)` means accepted with no
 /// change of state (the owner replying to a ticket they are attending).
-pub fn decide(at: &Placement, by: &Viewer, action: Action) -> Result<Option<Change>, TransitionError> {
+pub fn decide(
+    at: &Placement,
+    by: &Viewer,
+    action: Action,
+) -> Result<Option<Change>, TransitionError> {
     use TicketState::*;
     let is_owner = at.operator_id == Some(by.id) && at.state.is_owned();
     let sees = can_see(by, at);
@@ -185,7 +189,10 @@ pub fn decide(at: &Placement, by: &Viewer, action: Action) -> Result<Option<Chan
             Waiting | OutOfHours if sees => Ok(Some(owned_by(at, by.id, Reason::Claimed))),
             Attending if is_owner => Ok(None),
             Paused if is_owner => Ok(Some(Change {
-                to: Placement { state: Attending, ..*at },
+                to: Placement {
+                    state: Attending,
+                    ..*at
+                },
                 reason: Reason::Resumed,
             })),
             // Supervisors see owned tickets but do not write into someone else's conversation.
@@ -197,7 +204,10 @@ pub fn decide(at: &Placement, by: &Viewer, action: Action) -> Result<Option<Chan
         },
         Action::Pause => match at.state {
             Attending if is_owner => Ok(Some(Change {
-                to: Placement { state: Paused, ..*at },
+                to: Placement {
+                    state: Paused,
+                    ..*at
+                },
                 reason: Reason::Paused,
             })),
             Attending if sees => Err(TransitionError::Forbidden { action: "pause" }),
@@ -334,12 +344,20 @@ mod tests {
             let t = at(state, w.sales, Some(&w.ana));
             assert_eq!(
                 decide(&t, &w.beto, Action::Reply),
-                Err(TransitionError::TicketTaken { owner: Some(w.ana.id) })
+                Err(TransitionError::TicketTaken {
+                    owner: Some(w.ana.id)
+                })
             );
-            assert_eq!(decide(&t, &w.outsider, Action::Reply), Err(TransitionError::NotFound));
+            assert_eq!(
+                decide(&t, &w.outsider, Action::Reply),
+                Err(TransitionError::NotFound)
+            );
         }
         let queued = at(TicketState::Waiting, w.sales, None);
-        assert_eq!(decide(&queued, &w.outsider, Action::Reply), Err(TransitionError::NotFound));
+        assert_eq!(
+            decide(&queued, &w.outsider, Action::Reply),
+            Err(TransitionError::NotFound)
+        );
     }
 
     #[test]
@@ -365,13 +383,18 @@ mod tests {
         );
         assert_eq!(
             decide(&attending, &w.beto, Action::Pause),
-            Err(TransitionError::TicketTaken { owner: Some(w.ana.id) })
+            Err(TransitionError::TicketTaken {
+                owner: Some(w.ana.id)
+            })
         );
         for state in [TicketState::Waiting, TicketState::Paused] {
             let owner = state.is_owned().then_some(&w.ana);
             assert!(matches!(
                 decide(&at(state, w.sales, owner), &w.ana, Action::Pause),
-                Err(TransitionError::InvalidTransition { action: "pause", .. })
+                Err(TransitionError::InvalidTransition {
+                    action: "pause",
+                    ..
+                })
             ));
         }
     }
@@ -380,7 +403,10 @@ mod tests {
     fn transfer_to_a_department_queues_by_its_calendar() {
         let w = world();
         let attending = at(TicketState::Attending, w.sales, Some(&w.ana));
-        for (open, expected) in [(true, TicketState::Waiting), (false, TicketState::OutOfHours)] {
+        for (open, expected) in [
+            (true, TicketState::Waiting),
+            (false, TicketState::OutOfHours),
+        ] {
             let action = Action::Transfer {
                 department_id: w.support,
                 operator_id: None,
@@ -402,7 +428,10 @@ mod tests {
             department_open: false,
         };
         let change = decide(&paused, &w.ana, action.clone()).unwrap().unwrap();
-        assert_eq!(change.to, at(TicketState::Attending, w.support, Some(&w.outsider)));
+        assert_eq!(
+            change.to,
+            at(TicketState::Attending, w.support, Some(&w.outsider))
+        );
         // A colleague may not move someone else's conversation; a supervisor may.
         assert!(matches!(
             decide(&paused, &w.beto, action.clone()),
@@ -421,23 +450,36 @@ mod tests {
             decide(
                 &attending,
                 &w.ana,
-                Action::Finalize { missing_fields: vec!["outcome".into()] }
+                Action::Finalize {
+                    missing_fields: vec!["outcome".into()]
+                }
             ),
             Err(TransitionError::MissingFields(vec!["outcome".into()]))
         );
-        let change = decide(&attending, &w.ana, Action::Finalize { missing_fields: vec![] })
-            .unwrap()
-            .unwrap();
+        let change = decide(
+            &attending,
+            &w.ana,
+            Action::Finalize {
+                missing_fields: vec![],
+            },
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(change.to, at(TicketState::Closed, w.sales, Some(&w.ana)));
         // Closed is final.
         for action in [
             Action::Reply,
             Action::Pause,
-            Action::Finalize { missing_fields: vec![] },
+            Action::Finalize {
+                missing_fields: vec![],
+            },
         ] {
             assert!(matches!(
                 decide(&change.to, &w.ana, action),
-                Err(TransitionError::InvalidTransition { from: TicketState::Closed, .. })
+                Err(TransitionError::InvalidTransition {
+                    from: TicketState::Closed,
+                    ..
+                })
             ));
         }
     }

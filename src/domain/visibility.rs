@@ -126,7 +126,11 @@ mod tests {
         let supervisor = viewer(Role::Supervisor, &[sales]);
         let other_supervisor = viewer(Role::Supervisor, &[DepartmentId::new()]);
         let admin = viewer(Role::Admin, &[]);
-        for state in [TicketState::Attending, TicketState::Paused, TicketState::Closed] {
+        for state in [
+            TicketState::Attending,
+            TicketState::Paused,
+            TicketState::Closed,
+        ] {
             let t = placed(state, sales, Some(owner.id));
             assert!(can_see(&owner, &t), "{state:?}");
             assert!(!can_see(&colleague, &t), "{state:?}");

@@ -43,7 +43,9 @@ fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiErro
         return Err(ApiError::invalid(format!("{field}: must not be empty")));
     }
     if value.chars().count() > max {
-        return Err(ApiError::invalid(format!("{field}: longer than {max} characters")));
+        return Err(ApiError::invalid(format!(
+            "{field}: longer than {max} characters"
+        )));
     }
     Ok(value.to_owned())
 }
@@ -71,9 +73,7 @@ async fn create_department(
     let calendar = Calendar::parse(&b.timezone, &b.business_hours, &b.holidays)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     classification::validate_required(&b.required_fields).map_err(ApiError::invalid)?;
-    let out_of_hours_message = b
-        .out_of_hours_message
-        .filter(|m| !m.trim().is_empty());
+    let out_of_hours_message = b.out_of_hours_message.filter(|m| !m.trim().is_empty());
     let view = DepartmentView {
         id: DepartmentId::new(),
         name: name.clone(),
@@ -97,7 +97,10 @@ async fn create_department(
     Ok(HttpResponse::Created().json(view))
 }
 
-async fn list_departments(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+async fn list_departments(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+) -> Result<HttpResponse, ApiError> {
     let all = state.store.read(directory::departments).await?;
     Ok(HttpResponse::Ok().json(all))
 }
@@ -124,7 +127,11 @@ async fn department_status(
         .registry
         .department(*id)
         .ok_or_else(|| ApiError::not_found("department"))?;
-    let status = entry.addr.send(Status).await.map_err(|_| ApiError::internal())?;
+    let status = entry
+        .addr
+        .send(Status)
+        .await
+        .map_err(|_| ApiError::internal())?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -150,7 +157,10 @@ async fn create_operator(
     let name = required_text(&b.name, "name", 200)?;
     let email = b.email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 320 {
-        return Err(ApiError::invalid(format!("email: {:?} is not an email address", b.email)));
+        return Err(ApiError::invalid(format!(
+            "email: {:?} is not an email address",
+            b.email
+        )));
     }
     if b.password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ApiError::invalid(format!(
@@ -204,7 +214,10 @@ async fn create_operator(
     Ok(HttpResponse::Created().json(operator))
 }
 
-async fn list_operators(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+async fn list_operators(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+) -> Result<HttpResponse, ApiError> {
     let all = state.store.read(directory::operators).await?;
     Ok(HttpResponse::Ok().json(all))
 }
@@ -249,7 +262,9 @@ async fn create_channel(
     let name = required_text(&b.name, "name", 200)?;
     let department_id: DepartmentId = parse_id(&b.department_id, "department_id")?;
     if state.registry.department(department_id).is_none() {
-        return Err(ApiError::invalid(format!("department_id: no department {department_id}")));
+        return Err(ApiError::invalid(format!(
+            "department_id: no department {department_id}"
+        )));
     }
     let settings = match (b.kind.as_str(), b.whatsapp) {
         ("api", None) => "{}".to_owned(),
@@ -265,7 +280,11 @@ async fn create_channel(
             }
             to_json(&w)
         }
-        ("whatsapp", None) => return Err(ApiError::invalid("whatsapp: required for kind \"whatsapp\"")),
+        ("whatsapp", None) => {
+            return Err(ApiError::invalid(
+                "whatsapp: required for kind \"whatsapp\"",
+            ));
+        }
         (other, _) => {
             return Err(ApiError::invalid(format!(
                 "kind: {other:?} is not one of api, whatsapp"
@@ -288,7 +307,10 @@ async fn create_channel(
     Ok(HttpResponse::Created().json(view))
 }
 
-async fn list_channels(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
+async fn list_channels(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+) -> Result<HttpResponse, ApiError> {
     let all = state.store.read(directory::channels).await?;
     Ok(HttpResponse::Ok().json(all))
 }

@@ -9,8 +9,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 use rand::RngCore;
 use serde::Deserialize;
@@ -81,7 +81,11 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -110,7 +114,9 @@ async fn principal(req: HttpRequest) -> Result<Principal, ApiError> {
             .store
             .read(move |c| directory::api_key_by_hash(c, &hash))
             .await?;
-        return key.map(Principal::Integration).ok_or_else(ApiError::unauthorized);
+        return key
+            .map(Principal::Integration)
+            .ok_or_else(ApiError::unauthorized);
     }
     operator_by_token(&state, &secret)
         .await?
@@ -195,7 +201,10 @@ struct LoginBody {
     password: String,
 }
 
-async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
     let LoginBody { email, password } = body.into_inner();
     let email = email.trim().to_lowercase();
     let found = state
@@ -238,8 +247,7 @@ async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result
 }
 
 /// An argon2id hash of a random password, verified against when the email is unknown.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3GYsKDoT0jZdn0lDP4DP0jB4fxXzXbbGCY9QuGEp2/0";
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3GYsKDoT0jZdn0lDP4DP0jB4fxXzXbbGCY9QuGEp2/0";
 
 async fn me(state: web::Data<AppState>, auth: OperatorAuth) -> Result<HttpResponse, ApiError> {
     let id = auth.0.viewer.id;

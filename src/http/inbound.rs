@@ -45,11 +45,16 @@ async fn receive(
     let content = content.into_content()?;
     let phone = from.phone.trim().to_owned();
     validate_phone(&phone, "from.phone")?;
-    let name = from.name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let name = from
+        .name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     if let Some(ext) = &external_id
         && (ext.is_empty() || ext.len() > 256)
     {
-        return Err(ApiError::invalid("external_id: must have 1 to 256 characters"));
+        return Err(ApiError::invalid(
+            "external_id: must have 1 to 256 characters",
+        ));
     }
     let id = *channel_id;
     let channel = state

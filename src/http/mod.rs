@@ -38,8 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         ApiError::not_found("resource").into()
     }))
     .app_data(
-        web::QueryConfig::default()
-            .error_handler(|e: QueryPayloadError, _| ApiError::invalid(format!("query: {e}")).into()),
+        web::QueryConfig::default().error_handler(|e: QueryPayloadError, _| {
+            ApiError::invalid(format!("query: {e}")).into()
+        }),
     )
     .route("/healthz", web::get().to(healthz))
     .service(
@@ -123,7 +124,9 @@ impl ContentBody {
             }
             (None, Some(l), None) => {
                 if !(-90.0..=90.0).contains(&l.latitude) {
-                    return Err(ApiError::invalid("location.latitude: must be between -90 and 90"));
+                    return Err(ApiError::invalid(
+                        "location.latitude: must be between -90 and 90",
+                    ));
                 }
                 if !(-180.0..=180.0).contains(&l.longitude) {
                     return Err(ApiError::invalid(

@@ -85,12 +85,19 @@ async fn list(
         after_number: q.after,
         limit,
     };
-    let found = state.store.read(move |c| tickets::tickets(c, &filter)).await?;
+    let found = state
+        .store
+        .read(move |c| tickets::tickets(c, &filter))
+        .await?;
     Ok(page(&req, &found, limit, |t| t.number.to_string()))
 }
 
 /// A ticket the caller may see, or 404 as if it did not exist.
-async fn visible_ticket(state: &AppState, caller: &Caller, id: TicketId) -> Result<TicketView, ApiError> {
+async fn visible_ticket(
+    state: &AppState,
+    caller: &Caller,
+    id: TicketId,
+) -> Result<TicketView, ApiError> {
     let ticket = state
         .store
         .read(move |c| tickets::ticket(c, id))
@@ -100,7 +107,11 @@ async fn visible_ticket(state: &AppState, caller: &Caller, id: TicketId) -> Resu
     Ok(ticket)
 }
 
-async fn get(state: web::Data<AppState>, auth: OperatorAuth, id: web::Path<TicketId>) -> Result<HttpResponse, ApiError> {
+async fn get(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(visible_ticket(&state, &auth.0, *id).await?))
 }
 
@@ -131,9 +142,16 @@ async fn messages(
     Ok(page(&req, &found, limit, |m| m.id.to_string()))
 }
 
-async fn timeline(state: web::Data<AppState>, auth: OperatorAuth, id: web::Path<TicketId>) -> Result<HttpResponse, ApiError> {
+async fn timeline(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+) -> Result<HttpResponse, ApiError> {
     let ticket = visible_ticket(&state, &auth.0, *id).await?;
-    let entries = state.store.read(move |c| tickets::timeline(c, ticket.id)).await?;
+    let entries = state
+        .store
+        .read(move |c| tickets::timeline(c, ticket.id))
+        .await?;
     Ok(HttpResponse::Ok().json(entries))
 }
 
@@ -159,7 +177,10 @@ async fn contact_history(
         limit,
         ..Default::default()
     };
-    let found = state.store.read(move |c| tickets::tickets(c, &filter)).await?;
+    let found = state
+        .store
+        .read(move |c| tickets::tickets(c, &filter))
+        .await?;
     Ok(page(&req, &found, limit, |t| t.number.to_string()))
 }
 
@@ -205,7 +226,11 @@ async fn reply(
     Ok(HttpResponse::Created().json(outcome.message))
 }
 
-async fn pause(state: web::Data<AppState>, auth: OperatorAuth, id: web::Path<TicketId>) -> Result<HttpResponse, ApiError> {
+async fn pause(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+) -> Result<HttpResponse, ApiError> {
     let outcome = command(&state, auth.0, *id, TicketCommand::Pause).await?;
     Ok(HttpResponse::Ok().json(outcome.ticket))
 }
@@ -230,7 +255,10 @@ async fn transfer(
         .map(|o| parse_id::<OperatorId>(o, "operator_id"))
         .transpose()?;
     if let Some(op) = operator_id {
-        let exists = state.store.read(move |c| directory::operator(c, op)).await?;
+        let exists = state
+            .store
+            .read(move |c| directory::operator(c, op))
+            .await?;
         if exists.is_none() {
             return Err(ApiError::invalid(format!("operator_id: no operator {op}")));
         }

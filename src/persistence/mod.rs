@@ -240,7 +240,11 @@ fn writer_loop(manager: Manager, conn: DbConn, rx: mpsc::Receiver<WriteJob>, max
         if commit.is_err() && manager.has_broken_connection(c) {
             conn = None;
         }
-        tracing::trace!(writes = completions.len(), ok = commit.is_ok(), "group commit");
+        tracing::trace!(
+            writes = completions.len(),
+            ok = commit.is_ok(),
+            "group commit"
+        );
         for complete in completions {
             complete(commit.clone());
         }
@@ -274,7 +278,8 @@ impl ManageConnection for Manager {
                 PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?,
             )),
             Backend::Sqlite => {
-                let mut c = SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                let mut c =
+                    SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
                 c.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
                     self.options.busy_timeout.as_millis(),
@@ -287,7 +292,8 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {

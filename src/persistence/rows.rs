@@ -16,11 +16,17 @@ pub(crate) fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError>
         .map_err(|_| StoreError::Corrupt(format!("{what}: {text:?}")))
 }
 
-pub(crate) fn parse_opt<T: FromStr>(text: Option<&str>, what: &str) -> Result<Option<T>, StoreError> {
+pub(crate) fn parse_opt<T: FromStr>(
+    text: Option<&str>,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
     text.map(|t| parse(t, what)).transpose()
 }
 
-pub(crate) fn json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, StoreError> {
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    what: &str,
+) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 

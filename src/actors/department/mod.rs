@@ -193,7 +193,10 @@ impl Handler<Inbound> for DepartmentActor {
         };
         let registry = self.registry.clone();
         Box::pin(async move {
-            let stored = registry.store.write(move |c| tickets::ingest(c, ingest)).await?;
+            let stored = registry
+                .store
+                .write(move |c| tickets::ingest(c, ingest))
+                .await?;
             registry.deliver_inbound(&stored);
             Ok(stored)
         })

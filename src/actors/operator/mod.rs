@@ -64,7 +64,8 @@ impl Actor for OperatorSession {
             recipient: ctx.address().recipient(),
         };
         if self.viewer.is_admin() {
-            self.registry.remember_admin_session(self.id, subscription.clone());
+            self.registry
+                .remember_admin_session(self.id, subscription.clone());
         }
         let entries = self.registry.departments_for(&self.viewer);
         self.departments = entries.iter().map(|e| e.addr.clone()).collect();

@@ -17,8 +17,8 @@ use crate::domain::ids::TicketId;
 use crate::domain::template::{Variables, expand};
 use crate::domain::ticket::{Action, TicketState, decide};
 use crate::domain::visibility::Placement;
-use crate::persistence::queries::{directory, tickets};
 use crate::persistence::queries::directory::to_json;
+use crate::persistence::queries::{directory, tickets};
 use crate::views::{Content, MessageView, TicketView};
 
 pub struct TicketActor {
@@ -210,7 +210,10 @@ async fn run_command(
         classification,
         now: Utc::now().naive_utc(),
     };
-    let (ticket, message) = registry.store.write(move |c| tickets::record(c, record)).await?;
+    let (ticket, message) = registry
+        .store
+        .write(move |c| tickets::record(c, record))
+        .await?;
     if let Some(change) = change {
         tracing::info!(
             ticket = %ticket.id,

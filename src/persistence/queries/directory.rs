@@ -36,7 +36,10 @@ pub fn departments(conn: &mut DbConn) -> Result<Vec<DepartmentView>, StoreError>
         .collect()
 }
 
-pub fn department(conn: &mut DbConn, id: DepartmentId) -> Result<Option<DepartmentView>, StoreError> {
+pub fn department(
+    conn: &mut DbConn,
+    id: DepartmentId,
+) -> Result<Option<DepartmentView>, StoreError> {
     departments::table
         .find(id.to_string())
         .select(DepartmentRow::as_select())
@@ -47,7 +50,11 @@ pub fn department(conn: &mut DbConn, id: DepartmentId) -> Result<Option<Departme
 }
 
 /// The members of a department (for checking a transfer target).
-pub fn is_member(conn: &mut DbConn, operator: OperatorId, department: DepartmentId) -> Result<bool, StoreError> {
+pub fn is_member(
+    conn: &mut DbConn,
+    operator: OperatorId,
+    department: DepartmentId,
+) -> Result<bool, StoreError> {
     let n: i64 = operator_departments::table
         .filter(operator_departments::operator_id.eq(operator.to_string()))
         .filter(operator_departments::department_id.eq(department.to_string()))
@@ -109,7 +116,8 @@ fn operator_view(conn: &mut DbConn, row: OperatorRow) -> Result<OperatorView, St
         id: parse(&row.id, "operator id")?,
         name: row.name,
         email: row.email,
-        role: Role::parse(&row.role).ok_or_else(|| StoreError::Corrupt(format!("role: {:?}", row.role)))?,
+        role: Role::parse(&row.role)
+            .ok_or_else(|| StoreError::Corrupt(format!("role: {:?}", row.role)))?,
         created_at: utc(row.created_at),
     })
 }
@@ -132,7 +140,10 @@ pub fn operators(conn: &mut DbConn) -> Result<Vec<OperatorView>, StoreError> {
 }
 
 /// The operator with this email and their password hash, for login.
-pub fn operator_by_email(conn: &mut DbConn, email: &str) -> Result<Option<(OperatorView, String)>, StoreError> {
+pub fn operator_by_email(
+    conn: &mut DbConn,
+    email: &str,
+) -> Result<Option<(OperatorView, String)>, StoreError> {
     let row = operators::table
         .filter(operators::email.eq(email))
         .select(OperatorRow::as_select())
@@ -164,7 +175,11 @@ pub fn insert_token(
 }
 
 /// The operator a still-valid login token belongs to.
-pub fn viewer_by_token(conn: &mut DbConn, token_hash: &str, now: NaiveDateTime) -> Result<Option<(Viewer, String)>, StoreError> {
+pub fn viewer_by_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> Result<Option<(Viewer, String)>, StoreError> {
     let row: Option<(String, String, String)> = auth_tokens::table
         .inner_join(operators::table)
         .filter(auth_tokens::token_hash.eq(token_hash))
@@ -183,7 +198,13 @@ pub fn viewer_by_token(conn: &mut DbConn, token_hash: &str, now: NaiveDateTime) 
     Ok(Some((viewer, name)))
 }
 
-pub fn insert_api_key(conn: &mut DbConn, id: ApiKeyId, name: &str, key_hash: &str, now: NaiveDateTime) -> Result<(), StoreError> {
+pub fn insert_api_key(
+    conn: &mut DbConn,
+    id: ApiKeyId,
+    name: &str,
+    key_hash: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
     diesel::insert_into(api_keys::table)
         .values((
             api_keys::id.eq(id.to_string()),
@@ -204,7 +225,11 @@ pub fn api_key_by_hash(conn: &mut DbConn, key_hash: &str) -> Result<Option<ApiKe
     id.map(|i| parse(&i, "api key id")).transpose()
 }
 
-pub fn insert_channel(conn: &mut DbConn, c: &ChannelView, settings: &str) -> Result<(), StoreError> {
+pub fn insert_channel(
+    conn: &mut DbConn,
+    c: &ChannelView,
+    settings: &str,
+) -> Result<(), StoreError> {
     diesel::insert_into(channels::table)
         .values((
             channels::id.eq(c.id.to_string()),

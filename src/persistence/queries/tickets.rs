@@ -12,7 +12,7 @@ use crate::persistence::queries::directory::to_json;
 use crate::persistence::rows::{ContactRow, EventRow, MessageRow, TicketRow, parse, utc};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, MultiBackend, StoreError};
-use crate::views::{Content, ContactRef, MessageView, Named, TicketView, TimelineEntry};
+use crate::views::{ContactRef, Content, MessageView, Named, TicketView, TimelineEntry};
 
 /// An inbound message as a channel hands it over.
 #[derive(Debug, Clone)]
@@ -93,7 +93,9 @@ pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
                 updated_at: m.now,
                 closed_at: None,
             };
-            diesel::insert_into(tickets::table).values(&row).execute(conn)?;
+            diesel::insert_into(tickets::table)
+                .values(&row)
+                .execute(conn)?;
             insert_event(
                 conn,
                 id,
@@ -137,7 +139,8 @@ pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
         )?);
     }
     Ok(Ingested {
-        ticket: ticket(conn, ticket_id)?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?,
+        ticket: ticket(conn, ticket_id)?
+            .ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?,
         messages: stored,
         opened,
         duplicate: false,
@@ -242,7 +245,9 @@ pub fn insert_message(
         status: status.into(),
         created_at: now,
     };
-    diesel::insert_into(messages::table).values(&row).execute(conn)?;
+    diesel::insert_into(messages::table)
+        .values(&row)
+        .execute(conn)?;
     row.into_view()
 }
 
@@ -267,7 +272,9 @@ fn insert_event(
         reason: reason.as_str().into(),
         at,
     };
-    diesel::insert_into(ticket_events::table).values(&row).execute(conn)?;
+    diesel::insert_into(ticket_events::table)
+        .values(&row)
+        .execute(conn)?;
     Ok(())
 }
 
@@ -286,7 +293,10 @@ pub struct Record {
 }
 
 /// Applies a decided change (and the message that caused it) in one transaction.
-pub fn record(conn: &mut DbConn, r: Record) -> Result<(TicketView, Option<MessageView>), StoreError> {
+pub fn record(
+    conn: &mut DbConn,
+    r: Record,
+) -> Result<(TicketView, Option<MessageView>), StoreError> {
     let id = r.ticket_id.to_string();
     let updated = match r.change {
         Some(change) => {
@@ -328,7 +338,10 @@ pub fn record(conn: &mut DbConn, r: Record) -> Result<(TicketView, Option<Messag
     };
     if updated != 1 {
         // The ticket actor is the only writer of a ticket's state; disagreement is a bug.
-        return Err(StoreError::Corrupt(format!("ticket {id} is not {} as its actor believed", r.expected)));
+        return Err(StoreError::Corrupt(format!(
+            "ticket {id} is not {} as its actor believed",
+            r.expected
+        )));
     }
     let message = r
         .message
@@ -349,7 +362,8 @@ pub fn record(conn: &mut DbConn, r: Record) -> Result<(TicketView, Option<Messag
             )
         })
         .transpose()?;
-    let view = ticket(conn, r.ticket_id)?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?;
+    let view =
+        ticket(conn, r.ticket_id)?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?;
     Ok((view, message))
 }
 
@@ -383,7 +397,9 @@ pub struct Scope {
 }
 
 pub fn tickets(conn: &mut DbConn, f: &TicketFilter) -> Result<Vec<TicketView>, StoreError> {
-    let mut q = tickets::table.select(TicketRow::as_select()).into_boxed::<MultiBackend>();
+    let mut q = tickets::table
+        .select(TicketRow::as_select())
+        .into_boxed::<MultiBackend>();
     if let Some(states) = &f.states {
         q = q.filter(tickets::state.eq_any(states.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
     }
@@ -398,7 +414,10 @@ pub fn tickets(conn: &mut DbConn, f: &TicketFilter) -> Result<Vec<TicketView>, S
     }
     if let Some(scope) = &f.visible_to {
         let ids = |v: &[DepartmentId]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
-        let queued = [TicketState::Waiting.as_str(), TicketState::OutOfHours.as_str()];
+        let queued = [
+            TicketState::Waiting.as_str(),
+            TicketState::OutOfHours.as_str(),
+        ];
         q = q.filter(
             tickets::department_id
                 .eq_any(ids(&scope.supervises))
@@ -489,14 +508,20 @@ fn views(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView>, Sto
     );
     let operators = names(
         operators::table
-            .filter(operators::id.eq_any(distinct(rows.iter().filter_map(|r| r.operator_id.as_ref()))))
+            .filter(
+                operators::id.eq_any(distinct(rows.iter().filter_map(|r| r.operator_id.as_ref()))),
+            )
             .select((operators::id, operators::name))
             .load(conn)?,
     );
-    let missing = |what: &str, id: &str| StoreError::Corrupt(format!("{what} {id} is referenced but missing"));
+    let missing = |what: &str, id: &str| {
+        StoreError::Corrupt(format!("{what} {id} is referenced but missing"))
+    };
     rows.into_iter()
         .map(|r| {
-            let contact = contacts.get(&r.contact_id).ok_or_else(|| missing("contact", &r.contact_id))?;
+            let contact = contacts
+                .get(&r.contact_id)
+                .ok_or_else(|| missing("contact", &r.contact_id))?;
             let named = |map: &HashMap<String, String>, id: &str, what: &str| {
                 map.get(id).cloned().ok_or_else(|| missing(what, id))
             };

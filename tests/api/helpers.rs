@@ -1,0 +1,292 @@
+//! `spawn_app()`: a real daemon on a random port with a fresh database, driven over real HTTP
+//! and WebSocket connections. Set `SWITCHBOARD_TEST_DATABASE_URL` to a PostgreSQL server URL
+//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) to run on PostgreSQL instead of SQLite;
+//! each app then gets a throw-away database of its own.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite};
+
+use switchboard::config::Settings;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    server: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop without waiting; the server thread ends with it.
+        drop(self.server.stop(false));
+    }
+}
+
+/// Every day, all day.
+pub fn always_open() -> Value {
+    let day = json!([["00:00", "24:00"]]);
+    json!({"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day})
+}
+
+pub async fn spawn_app() -> TestApp {
+    switchboard::telemetry::init();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match std::env::var("SWITCHBOARD_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => fresh_postgres_database(&server),
+        _ => dir.path().join("test.sqlite3").display().to_string(),
+    };
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+    let settings = Settings::load_with(&config, |key| match key {
+        "DATABASE_URL" => Some(url.clone()),
+        "SWITCHBOARD_LISTEN" => Some("127.0.0.1:0".into()),
+        "SWITCHBOARD_ADMIN_EMAIL" => Some(ADMIN_EMAIL.into()),
+        "SWITCHBOARD_ADMIN_PASSWORD" => Some(ADMIN_PASSWORD.into()),
+        _ => None,
+    })
+    .expect("test settings");
+    let mut settings = settings;
+    settings.http.workers = 2;
+    // Tests only need the commit to survive the process, not a power cut.
+    settings.database.sqlite_synchronous = "normal".into();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let app = switchboard::startup::build(&settings, listener).expect("daemon starts");
+            tx.send(app.server.handle()).unwrap();
+            app.server.await.expect("server runs");
+        })
+    });
+    let server = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("daemon started");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut app = TestApp {
+        base,
+        client,
+        admin: String::new(),
+        server,
+        _dir: dir,
+    };
+    app.admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    app
+}
+
+/// Creates a uniquely named database on the given PostgreSQL server and returns its URL.
+fn fresh_postgres_database(server: &str) -> String {
+    use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+    let name = format!("switchboard_test_{}", uuid::Uuid::now_v7().simple());
+    let mut admin = PgConnection::establish(server).expect("connect to the PostgreSQL test server");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .expect("create test database");
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("URL ends in a database name");
+    format!("{base}/{name}")
+}
+
+pub struct Operator {
+    pub id: String,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request sent");
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON body, got {text:?}"))
+        };
+        (status, value)
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.request("POST", path, Some(token), Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.request("GET", path, Some(token), None).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, body) = self
+            .request(
+                "POST",
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn department(&self, name: &str, hours: Value, extra: Value) -> String {
+        let mut body = json!({"name": name, "timezone": "America/Argentina/Buenos_Aires", "business_hours": hours});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        let (status, body) = self.post("/api/v1/departments", &self.admin, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn open_department(&self, name: &str) -> String {
+        self.department(name, always_open(), json!({})).await
+    }
+
+    pub async fn operator(&self, name: &str, role: &str, departments: &[&str]) -> Operator {
+        let email = format!(
+            "{}-{}@example.com",
+            name.to_lowercase(),
+            uuid::Uuid::now_v7().simple()
+        );
+        let (status, body) = self
+            .post(
+                "/api/v1/operators",
+                &self.admin,
+                json!({"name": name, "email": email, "password": "password123", "role": role, "department_ids": departments}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        Operator {
+            id: body["id"].as_str().unwrap().to_owned(),
+            token: self.login(&email, "password123").await,
+        }
+    }
+
+    pub async fn channel(&self, department: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/channels",
+                &self.admin,
+                json!({"name": "Línea principal", "kind": "api", "department_id": department}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn api_key(&self) -> String {
+        let (status, body) = self
+            .post("/api/v1/api-keys", &self.admin, json!({"name": "crm"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["key"].as_str().unwrap().to_owned()
+    }
+
+    /// An inbound text message from `phone`; returns the response body (`ticket`, `message`).
+    pub async fn inbound(&self, channel: &str, phone: &str, text: &str) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/channels/{channel}/messages"),
+                &self.admin,
+                json!({"from": {"phone": phone, "name": "Cliente"}, "text": text}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn reply(&self, ticket: &str, token: &str, text: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/v1/tickets/{ticket}/messages"),
+            token,
+            json!({"text": text}),
+        )
+        .await
+    }
+
+    pub async fn ws(&self, token: &str) -> Ws {
+        let url = format!(
+            "{}/api/v1/ws?token={token}",
+            self.base.replace("http://", "ws://")
+        );
+        let (stream, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connects");
+        Ws {
+            stream,
+            last_seq: 0,
+        }
+    }
+}
+
+pub struct Ws {
+    stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    last_seq: i64,
+}
+
+impl Ws {
+    /// The next JSON event; fails the test after 10 s. Checks `seq` increases strictly.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+                .await
+                .expect("an event within 10 s")
+                .expect("stream open")
+                .expect("frame");
+            if let tungstenite::Message::Text(text) = frame {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                let seq = v["seq"].as_i64().expect("every frame has a seq");
+                assert!(seq > self.last_seq, "seq {seq} after {}", self.last_seq);
+                self.last_seq = seq;
+                return v;
+            }
+        }
+    }
+
+    pub async fn snapshot(&mut self) -> Vec<Value> {
+        let v = self.next().await;
+        assert_eq!(v["type"], "snapshot", "{v}");
+        v["tickets"].as_array().unwrap().clone()
+    }
+
+    /// Skips events until one of `kind` arrives.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self.next().await;
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.stream.send(tungstenite::Message::Close(None)).await;
+    }
+}
