@@ -41,7 +41,9 @@ fn calendar(c: &mut Criterion) {
     let holidays: Vec<String> = (1..=12).map(|m| format!("2026-{m:02}-01")).collect();
     let cal = Calendar::parse("America/Argentina/Buenos_Aires", &hours, &holidays).unwrap();
     let at = Utc.with_ymd_and_hms(2026, 11, 25, 15, 30, 0).unwrap();
-    c.bench_function("calendar/is_open", |b| b.iter(|| cal.is_open(black_box(at))));
+    c.bench_function("calendar/is_open", |b| {
+        b.iter(|| cal.is_open(black_box(at)))
+    });
 }
 
 fn template(c: &mut Criterion) {
@@ -53,7 +55,9 @@ fn template(c: &mut Criterion) {
         ticket_number: 4242,
     };
     let text = "Hola {{contact.name}}, soy {{operator.name}} de {{department.name}}. Tu número de trámite es {{ticket.number}}.";
-    c.bench_function("template/expand", |b| b.iter(|| expand(black_box(text), &vars)));
+    c.bench_function("template/expand", |b| {
+        b.iter(|| expand(black_box(text), &vars))
+    });
 }
 
 criterion_group!(benches, state_machine, calendar, template);

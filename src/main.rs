@@ -34,14 +34,21 @@ fn main() -> anyhow::Result<()> {
     telemetry::init();
     let settings = Settings::load(&cli.config)?;
     match cli.command.unwrap_or(Cmd::Serve) {
-        Cmd::Serve => actix_web::rt::System::new().block_on(serve(settings)),
+        Cmd::Serve => {
+            let listener = TcpListener::bind(&settings.listen)
+                .with_context(|| format!("cannot listen on {}", settings.listen))?;
+            let prepared = startup::prepare(&settings)?;
+            actix_web::rt::System::new().block_on(serve(settings, prepared, listener))
+        }
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let listener = TcpListener::bind(&settings.listen)
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let app = startup::build(&settings, listener)?;
+async fn serve(
+    settings: Settings,
+    prepared: startup::Prepared,
+    listener: TcpListener,
+) -> anyhow::Result<()> {
+    let app = startup::build(&settings, prepared, listener)?;
     tracing::info!(listen = %settings.listen, database = %settings.database.url, "switchboard ready");
     app.server.await?;
     Ok(())

@@ -18,7 +18,7 @@ use crate::domain::visibility::Role;
 use crate::http::{self, AppState};
 use crate::persistence::Store;
 use crate::persistence::queries::{directory, tickets};
-use crate::views::TicketView;
+use crate::views::{DepartmentView, TicketView};
 
 /// A built daemon: the HTTP server future and the pieces tests may want to inspect.
 pub struct Application {
@@ -27,13 +27,33 @@ pub struct Application {
     pub port: u16,
 }
 
-/// Must be called inside an actix `System` (the actors need one).
-pub fn build(settings: &Settings, listener: TcpListener) -> anyhow::Result<Application> {
+/// Everything start-up reads from the database, loaded before the actors exist.
+pub struct Prepared {
+    store: Store,
+    departments: Vec<(DepartmentView, Calendar, Vec<TicketView>)>,
+}
+
+/// Opens storage (running migrations), creates the bootstrap admin and loads the state the
+/// actors are rebuilt from. Blocking: call it outside the actix event loop.
+pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let store = Store::open(&settings.store_options())
         .with_context(|| format!("cannot open the database at {}", settings.database.url))?;
     bootstrap_admin(&store, settings)?;
+    let departments = load_state(&store).context("cannot rebuild state from the database")?;
+    Ok(Prepared { store, departments })
+}
+
+/// Starts the actors and the HTTP server. Must be called inside an actix `System`.
+pub fn build(
+    settings: &Settings,
+    prepared: Prepared,
+    listener: TcpListener,
+) -> anyhow::Result<Application> {
+    let Prepared { store, departments } = prepared;
     let registry = Registry::new(store.clone());
-    recover(&registry).context("cannot rebuild state from the database")?;
+    for (view, calendar, open) in departments {
+        registry.start_department(view, calendar, open);
+    }
 
     let state = web::Data::new(AppState {
         registry: registry.clone(),
@@ -89,9 +109,9 @@ fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Rebuilds every department actor with its open tickets. Ticket actors start on first use.
-fn recover(registry: &Arc<Registry>) -> anyhow::Result<()> {
-    let store = &registry.store;
+/// Every department with its calendar and its open tickets: what the actors start from.
+/// Ticket actors themselves start on first use.
+fn load_state(store: &Store) -> anyhow::Result<Vec<(DepartmentView, Calendar, Vec<TicketView>)>> {
     let departments = store.read_blocking(directory::departments)?;
     let mut open: HashMap<DepartmentId, Vec<TicketView>> = HashMap::new();
     let mut count = 0usize;
@@ -99,12 +119,13 @@ fn recover(registry: &Arc<Registry>) -> anyhow::Result<()> {
         count += 1;
         open.entry(t.department.id).or_default().push(t);
     }
+    let mut loaded = Vec::with_capacity(departments.len());
     for d in departments {
         let calendar = Calendar::parse(&d.timezone, &d.business_hours, &d.holidays)
             .with_context(|| format!("department {} has an invalid calendar", d.id))?;
         let tickets = open.remove(&d.id).unwrap_or_default();
-        registry.start_department(d, calendar, tickets);
+        loaded.push((d, calendar, tickets));
     }
-    tracing::info!(open_tickets = count, "state rebuilt from the database");
-    Ok(())
+    tracing::info!(open_tickets = count, "state loaded from the database");
+    Ok(loaded)
 }

@@ -23,6 +23,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin: String,
     server: actix_web::dev::ServerHandle,
+    /// On PostgreSQL: the server URL and the throw-away database to drop afterwards.
+    postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
@@ -30,6 +32,13 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stop without waiting; the server thread ends with it.
         drop(self.server.stop(false));
+        if let Some((server, name)) = &self.postgres {
+            use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+            if let Ok(mut admin) = PgConnection::establish(server) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
     }
 }
 
@@ -42,9 +51,12 @@ pub fn always_open() -> Value {
 pub async fn spawn_app() -> TestApp {
     switchboard::telemetry::init();
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = match std::env::var("SWITCHBOARD_TEST_DATABASE_URL") {
-        Ok(server) if !server.is_empty() => fresh_postgres_database(&server),
-        _ => dir.path().join("test.sqlite3").display().to_string(),
+    let (url, postgres) = match std::env::var("SWITCHBOARD_TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            let (url, name) = fresh_postgres_database(&server);
+            (url, Some((server, name)))
+        }
+        _ => (dir.path().join("test.sqlite3").display().to_string(), None),
     };
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
     let settings = Settings::load_with(&config, |key| match key {
@@ -63,8 +75,10 @@ pub async fn spawn_app() -> TestApp {
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let prepared = switchboard::startup::prepare(&settings).expect("storage opens");
         actix_web::rt::System::new().block_on(async move {
-            let app = switchboard::startup::build(&settings, listener).expect("daemon starts");
+            let app =
+                switchboard::startup::build(&settings, prepared, listener).expect("daemon starts");
             tx.send(app.server.handle()).unwrap();
             app.server.await.expect("server runs");
         })
@@ -79,14 +93,15 @@ pub async fn spawn_app() -> TestApp {
         client,
         admin: String::new(),
         server,
+        postgres,
         _dir: dir,
     };
     app.admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     app
 }
 
-/// Creates a uniquely named database on the given PostgreSQL server and returns its URL.
-fn fresh_postgres_database(server: &str) -> String {
+/// Creates a uniquely named database on the given PostgreSQL server: its URL and name.
+fn fresh_postgres_database(server: &str) -> (String, String) {
     use diesel::{Connection, RunQueryDsl, pg::PgConnection};
     let name = format!("switchboard_test_{}", uuid::Uuid::now_v7().simple());
     let mut admin = PgConnection::establish(server).expect("connect to the PostgreSQL test server");
@@ -96,7 +111,7 @@ fn fresh_postgres_database(server: &str) -> String {
     let (base, _) = server
         .rsplit_once('/')
         .expect("URL ends in a database name");
-    format!("{base}/{name}")
+    (format!("{base}/{name}"), name)
 }
 
 pub struct Operator {

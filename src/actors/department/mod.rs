@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::Utc;
+use tracing::Instrument;
 
 pub use self::messages::*;
 use super::events::{Event, Frame};
@@ -192,14 +193,23 @@ impl Handler<Inbound> for DepartmentActor {
             now: now.naive_utc(),
         };
         let registry = self.registry.clone();
-        Box::pin(async move {
-            let stored = registry
-                .store
-                .write(move |c| tickets::ingest(c, ingest))
-                .await?;
-            registry.deliver_inbound(&stored);
-            Ok(stored)
-        })
+        let span = tracing::info_span!(
+            "inbound",
+            department = %self.view.id,
+            channel = %ingest.channel_id,
+            open,
+        );
+        Box::pin(
+            async move {
+                let stored = registry
+                    .store
+                    .write(move |c| tickets::ingest(c, ingest))
+                    .await?;
+                registry.deliver_inbound(&stored);
+                Ok(stored)
+            }
+            .instrument(span),
+        )
     }
 }
 

@@ -30,6 +30,17 @@ pub enum TicketCommand {
     Finalize(Classification),
 }
 
+impl TicketCommand {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TicketCommand::Reply(_) => "reply",
+            TicketCommand::Pause => "pause",
+            TicketCommand::Transfer { .. } => "transfer",
+            TicketCommand::Finalize(_) => "finalize",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CommandOutcome {
     pub ticket: TicketView,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 use chrono::Utc;
+use tracing::Instrument;
 
 pub use self::messages::*;
 use super::department::{PublishMessage, QueueState, TicketChanged};
@@ -104,11 +105,19 @@ impl Handler<Command> for TicketActor {
             return AtomicResponse::new(Box::pin(fut::ready(Err(CommandError::NotOpen))));
         };
         let registry = self.registry.clone();
+        let span = tracing::info_span!(
+            "ticket_command",
+            ticket = %view.id,
+            number = view.number,
+            action = cmd.action.name(),
+            operator = %cmd.by.id,
+        );
         let work = async move {
             let committed = run_command(&registry, view, cmd).await?;
             publish(&registry, &committed).await;
             Ok(committed)
-        };
+        }
+        .instrument(span);
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
             |result: Result<Committed, CommandError>, act, ctx| {
                 let committed = result?;
