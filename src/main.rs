@@ -50,6 +50,5 @@ async fn serve(
 ) -> anyhow::Result<()> {
     let app = startup::build(&settings, prepared, listener)?;
     tracing::info!(listen = %settings.listen, database = %settings.database.url, "switchboard ready");
-    app.server.await?;
-    Ok(())
+    app.run_until_signal().await
 }

@@ -27,6 +27,40 @@ pub struct Application {
     pub port: u16,
 }
 
+impl Application {
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: every WebSocket gets a
+    /// close frame, the listener stops accepting, in-flight requests finish (each write has
+    /// committed before its reply), and the future resolves so the process can exit 0.
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let registry = self.registry.clone();
+        actix_web::rt::spawn(async move {
+            match wait_for_signal().await {
+                Ok(signal) => tracing::info!(signal, "shutting down"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for signals; shutting down");
+                }
+            }
+            let sessions = registry.close_all_sessions();
+            tracing::info!(sessions, "closing operator sessions");
+            handle.stop(true).await;
+        });
+        self.server.await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() -> std::io::Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    })
+}
+
 /// Everything start-up reads from the database, loaded before the actors exist.
 pub struct Prepared {
     store: Store,
@@ -68,6 +102,9 @@ pub fn build(
             .app_data(state.clone())
             .configure(|cfg| http::configure(cfg, max_body))
     })
+    // Signals are ours (see `Application::run_until_signal`): sessions get a close frame first.
+    .disable_signals()
+    .shutdown_timeout(10)
     .listen(listener)?;
     if settings.http.workers > 0 {
         server = server.workers(settings.http.workers);

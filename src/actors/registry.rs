@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use actix::prelude::*;
 
 use super::department::{DepartmentActor, Subscribe};
+use super::operator::CloseSession;
 use super::ticket::{InboundStored, TicketActor};
 use crate::domain::calendar::Calendar;
 use crate::domain::ids::{DepartmentId, TicketId};
@@ -28,8 +29,15 @@ pub struct Registry {
     pub store: Store,
     departments: RwLock<HashMap<DepartmentId, DepartmentEntry>>,
     tickets: Mutex<HashMap<TicketId, Addr<TicketActor>>>,
-    /// Admins see every department, including ones created after they connected.
-    admin_sessions: Mutex<HashMap<u64, Subscribe>>,
+    /// Every live operator session: admins are subscribed to departments created after they
+    /// connected, and all are told to close at shutdown.
+    sessions: Mutex<HashMap<u64, LiveSession>>,
+}
+
+#[derive(Clone)]
+pub struct LiveSession {
+    pub subscription: Subscribe,
+    pub close: Recipient<CloseSession>,
 }
 
 impl Registry {
@@ -38,7 +46,7 @@ impl Registry {
             store,
             departments: RwLock::default(),
             tickets: Mutex::default(),
-            admin_sessions: Mutex::default(),
+            sessions: Mutex::default(),
         })
     }
 
@@ -51,7 +59,11 @@ impl Registry {
     ) -> DepartmentEntry {
         let view = Arc::new(view);
         let calendar = Arc::new(calendar);
-        let admins: Vec<Subscribe> = lock(&self.admin_sessions).values().cloned().collect();
+        let admins: Vec<Subscribe> = lock(&self.sessions)
+            .values()
+            .filter(|s| s.subscription.viewer.is_admin())
+            .map(|s| s.subscription.clone())
+            .collect();
         let actor =
             DepartmentActor::new(view.clone(), calendar.clone(), self.clone(), open_tickets);
         let addr = actor.start();
@@ -85,12 +97,21 @@ impl Registry {
         }
     }
 
-    pub fn remember_admin_session(&self, session: u64, subscription: Subscribe) {
-        lock(&self.admin_sessions).insert(session, subscription);
+    pub fn session_started(&self, session: u64, live: LiveSession) {
+        lock(&self.sessions).insert(session, live);
     }
 
-    pub fn forget_admin_session(&self, session: u64) {
-        lock(&self.admin_sessions).remove(&session);
+    pub fn session_ended(&self, session: u64) {
+        lock(&self.sessions).remove(&session);
+    }
+
+    /// Asks every operator session to send a close frame and stop (at shutdown).
+    pub fn close_all_sessions(&self) -> usize {
+        let sessions = lock(&self.sessions);
+        for s in sessions.values() {
+            s.close.do_send(CloseSession);
+        }
+        sessions.len()
     }
 
     /// The actor of a ticket, started (and loaded from storage) on first use. A ticket that

@@ -199,6 +199,22 @@ impl Store {
     }
 }
 
+/// One connection to `url` (SQLite path or `postgres://` URL), outside any pool: for tools and
+/// tests that inspect a database directly.
+pub fn connect(url: &str) -> Result<DbConn, StoreError> {
+    Manager {
+        options: StoreOptions {
+            url: url.to_owned(),
+            read_pool_size: 1,
+            max_batch: 1,
+            sqlite_synchronous: "full".into(),
+            busy_timeout: Duration::from_secs(5),
+        },
+    }
+    .connect()
+    .map_err(unavailable)
+}
+
 fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
     let result = match conn {
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),

@@ -18,20 +18,40 @@ use switchboard::config::Settings;
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 
-pub struct TestApp {
-    pub base: String,
-    pub client: reqwest::Client,
-    pub admin: String,
-    server: actix_web::dev::ServerHandle,
-    /// On PostgreSQL: the server URL and the throw-away database to drop afterwards.
+/// A fresh database: a SQLite file in a temporary folder, or a throw-away PostgreSQL database
+/// on the server `SWITCHBOARD_TEST_DATABASE_URL` names. Dropped with the value.
+pub struct TestDb {
+    pub url: String,
+    /// On PostgreSQL: the server URL and the database to drop afterwards.
     postgres: Option<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
-impl Drop for TestApp {
+impl TestDb {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (url, postgres) = match std::env::var("SWITCHBOARD_TEST_DATABASE_URL") {
+            Ok(server) if !server.is_empty() => {
+                let (url, name) = fresh_postgres_database(&server);
+                (url, Some((server, name)))
+            }
+            _ => (dir.path().join("test.sqlite3").display().to_string(), None),
+        };
+        Self {
+            url,
+            postgres,
+            _dir: dir,
+        }
+    }
+
+    /// A direct connection, for checking what the daemon stored.
+    pub fn connect(&self) -> switchboard::persistence::DbConn {
+        switchboard::persistence::connect(&self.url).expect("test database connects")
+    }
+}
+
+impl Drop for TestDb {
     fn drop(&mut self) {
-        // Stop without waiting; the server thread ends with it.
-        drop(self.server.stop(false));
         if let Some((server, name)) = &self.postgres {
             use diesel::{Connection, RunQueryDsl, pg::PgConnection};
             if let Ok(mut admin) = PgConnection::establish(server) {
@@ -42,6 +62,23 @@ impl Drop for TestApp {
     }
 }
 
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin: String,
+    server: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+    /// Kept last so the database outlives the server using it.
+    pub db: std::sync::Arc<TestDb>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop without waiting; the server thread ends with it.
+        drop(self.server.stop(false));
+    }
+}
+
 /// Every day, all day.
 pub fn always_open() -> Value {
     let day = json!([["00:00", "24:00"]]);
@@ -49,15 +86,17 @@ pub fn always_open() -> Value {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(std::sync::Arc::new(TestDb::new())).await
+}
+
+pub fn config_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml")
+}
+
+/// A daemon on an existing database (to restart on the same data).
+pub async fn spawn_app_on(db: std::sync::Arc<TestDb>) -> TestApp {
     switchboard::telemetry::init();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (url, postgres) = match std::env::var("SWITCHBOARD_TEST_DATABASE_URL") {
-        Ok(server) if !server.is_empty() => {
-            let (url, name) = fresh_postgres_database(&server);
-            (url, Some((server, name)))
-        }
-        _ => (dir.path().join("test.sqlite3").display().to_string(), None),
-    };
+    let url = db.url.clone();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
     let settings = Settings::load_with(&config, |key| match key {
         "DATABASE_URL" => Some(url.clone()),
@@ -74,7 +113,7 @@ pub async fn spawn_app() -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let thread = std::thread::spawn(move || {
         let prepared = switchboard::startup::prepare(&settings).expect("storage opens");
         actix_web::rt::System::new().block_on(async move {
             let app =
@@ -93,8 +132,8 @@ pub async fn spawn_app() -> TestApp {
         client,
         admin: String::new(),
         server,
-        postgres,
-        _dir: dir,
+        thread: Some(thread),
+        db,
     };
     app.admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     app
@@ -120,6 +159,17 @@ pub struct Operator {
 }
 
 impl TestApp {
+    /// Stops the daemon gracefully and waits until it has let go of everything.
+    pub async fn stop(mut self) {
+        self.server.stop(true).await;
+        if let Some(t) = self.thread.take() {
+            tokio::task::spawn_blocking(move || t.join())
+                .await
+                .unwrap()
+                .unwrap();
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -1,8 +1,10 @@
 //! Integration tests: the daemon driven through its public contract only.
 
+mod daemon;
 mod errors;
 mod helpers;
 mod lifecycle;
 mod races;
+mod recovery;
 mod visibility;
 mod ws;

@@ -15,7 +15,7 @@ use actix_web_actors::ws;
 
 use super::department::{DepartmentActor, Subscribe, Unsubscribe};
 use super::events::{Event, Frame, with_seq};
-use super::registry::Registry;
+use super::registry::{LiveSession, Registry};
 use crate::domain::visibility::Viewer;
 use crate::views::TicketView;
 
@@ -28,6 +28,11 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Push(pub Frame);
+
+/// From the registry at shutdown: send a close frame and stop.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseSession;
 
 pub struct OperatorSession {
     id: u64,
@@ -63,10 +68,13 @@ impl Actor for OperatorSession {
             viewer: self.viewer.clone(),
             recipient: ctx.address().recipient(),
         };
-        if self.viewer.is_admin() {
-            self.registry
-                .remember_admin_session(self.id, subscription.clone());
-        }
+        self.registry.session_started(
+            self.id,
+            LiveSession {
+                subscription: subscription.clone(),
+                close: ctx.address().recipient(),
+            },
+        );
         let entries = self.registry.departments_for(&self.viewer);
         self.departments = entries.iter().map(|e| e.addr.clone()).collect();
         let parts = entries
@@ -92,9 +100,7 @@ impl Actor for OperatorSession {
         for dept in &self.departments {
             dept.do_send(Unsubscribe { session: self.id });
         }
-        if self.viewer.is_admin() {
-            self.registry.forget_admin_session(self.id);
-        }
+        self.registry.session_ended(self.id);
     }
 }
 
@@ -103,6 +109,18 @@ impl Handler<Push> for OperatorSession {
 
     fn handle(&mut self, msg: Push, ctx: &mut Self::Context) {
         self.send(ctx, &msg.0);
+    }
+}
+
+impl Handler<CloseSession> for OperatorSession {
+    type Result = ();
+
+    fn handle(&mut self, _: CloseSession, ctx: &mut Self::Context) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Away,
+            description: Some("server shutting down".into()),
+        }));
+        ctx.stop();
     }
 }
 
