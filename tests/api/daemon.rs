@@ -168,7 +168,7 @@ fn inbound_body(client: usize, i: usize) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_load_loses_no_acknowledged_message() {
     let db = TestDb::new();
-    let mut daemon = Daemon::start(&db.url).await;
+    let daemon = Daemon::start(&db.url).await;
     let admin = daemon.login().await;
     let (channel, key) = daemon.setup(&admin).await;
     let path = format!("/api/v1/channels/{channel}/messages");
