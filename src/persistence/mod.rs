@@ -122,7 +122,8 @@ impl Store {
         run_migrations(&mut writer)?;
         let reads = Pool::builder()
             .max_size(options.read_pool_size)
-            .connection_timeout(Duration::from_secs(5))
+            // While the database is away, a request waits this long before its 503.
+            .connection_timeout(Duration::from_secs(3))
             .build(manager.clone())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let (tx, rx) = mpsc::channel::<WriteJob>();

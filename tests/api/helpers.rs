@@ -44,6 +44,15 @@ impl TestDb {
         }
     }
 
+    /// An existing database the test owns by other means (nothing is dropped).
+    pub fn at(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            postgres: None,
+            _dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     /// A direct connection, for checking what the daemon stored.
     pub fn connect(&self) -> switchboard::persistence::DbConn {
         switchboard::persistence::connect(&self.url).expect("test database connects")

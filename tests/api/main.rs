@@ -4,6 +4,7 @@ mod daemon;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod outage;
 mod races;
 mod recovery;
 mod visibility;
