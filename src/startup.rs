@@ -18,7 +18,7 @@ use crate::domain::visibility::Role;
 use crate::http::{self, AppState};
 use crate::persistence::Store;
 use crate::persistence::queries::{directory, tickets};
-use crate::views::{DepartmentView, TicketView};
+use crate::views::{ChannelView, DepartmentView, TicketView};
 
 /// A built daemon: the HTTP server future and the pieces tests may want to inspect.
 pub struct Application {
@@ -64,6 +64,7 @@ async fn wait_for_signal() -> std::io::Result<&'static str> {
 /// Everything start-up reads from the database, loaded before the actors exist.
 pub struct Prepared {
     store: Store,
+    channels: Vec<ChannelView>,
     departments: Vec<(DepartmentView, Calendar, Vec<TicketView>)>,
 }
 
@@ -74,7 +75,12 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
         .with_context(|| format!("cannot open the database at {}", settings.database.url))?;
     bootstrap_admin(&store, settings)?;
     let departments = load_state(&store).context("cannot rebuild state from the database")?;
-    Ok(Prepared { store, departments })
+    let channels = store.read_blocking(directory::channels)?;
+    Ok(Prepared {
+        store,
+        channels,
+        departments,
+    })
 }
 
 /// Starts the actors and the HTTP server. Must be called inside an actix `System`.
@@ -83,8 +89,15 @@ pub fn build(
     prepared: Prepared,
     listener: TcpListener,
 ) -> anyhow::Result<Application> {
-    let Prepared { store, departments } = prepared;
+    let Prepared {
+        store,
+        channels,
+        departments,
+    } = prepared;
     let registry = Registry::new(store.clone());
+    for channel in channels {
+        registry.add_channel(channel);
+    }
     for (view, calendar, open) in departments {
         registry.start_department(view, calendar, open);
     }
@@ -93,6 +106,7 @@ pub fn build(
         registry: registry.clone(),
         store,
         token_ttl: chrono::Duration::hours(settings.auth.token_ttl_hours.into()),
+        auth_cache: Default::default(),
     });
     let max_body = settings.http.max_body_bytes;
     let port = listener.local_addr()?.port();

@@ -10,11 +10,11 @@ use super::department::{DepartmentActor, Subscribe};
 use super::operator::CloseSession;
 use super::ticket::{InboundStored, TicketActor};
 use crate::domain::calendar::Calendar;
-use crate::domain::ids::{DepartmentId, TicketId};
+use crate::domain::ids::{ChannelId, DepartmentId, TicketId};
 use crate::domain::visibility::Viewer;
 use crate::persistence::Store;
 use crate::persistence::queries::tickets::Ingested;
-use crate::views::{DepartmentView, TicketView};
+use crate::views::{ChannelView, DepartmentView, TicketView};
 
 /// A department's address plus a read-only copy of its settings for quick checks elsewhere
 /// (names in templates, mandatory fields). The actor holds the same `Arc`s.
@@ -28,6 +28,8 @@ pub struct DepartmentEntry {
 pub struct Registry {
     pub store: Store,
     departments: RwLock<HashMap<DepartmentId, DepartmentEntry>>,
+    /// Channels never change once created; inbound routing reads them on every message.
+    channels: RwLock<HashMap<ChannelId, ChannelView>>,
     tickets: Mutex<HashMap<TicketId, Addr<TicketActor>>>,
     /// Every live operator session: admins are subscribed to departments created after they
     /// connected, and all are told to close at shutdown.
@@ -45,6 +47,7 @@ impl Registry {
         Arc::new(Self {
             store,
             departments: RwLock::default(),
+            channels: RwLock::default(),
             tickets: Mutex::default(),
             sessions: Mutex::default(),
         })
@@ -77,6 +80,14 @@ impl Registry {
         };
         write(&self.departments).insert(entry.view.id, entry.clone());
         entry
+    }
+
+    pub fn add_channel(&self, channel: ChannelView) {
+        write(&self.channels).insert(channel.id, channel);
+    }
+
+    pub fn channel(&self, id: ChannelId) -> Option<ChannelView> {
+        read(&self.channels).get(&id).cloned()
     }
 
     pub fn department(&self, id: DepartmentId) -> Option<DepartmentEntry> {
@@ -151,17 +162,18 @@ impl Registry {
         if stored.duplicate {
             return;
         }
-        let addr = if stored.opened {
-            tracing::info!(
-                ticket = %stored.ticket.id,
-                number = stored.ticket.number,
-                state = %stored.ticket.state,
-                department = %stored.ticket.department.id,
-                "ticket opened"
-            );
-            self.open_ticket(stored.ticket.clone())
-        } else {
-            self.ticket(stored.ticket.id)
+        let addr = match &stored.opened {
+            Some(view) => {
+                tracing::info!(
+                    ticket = %view.id,
+                    number = view.number,
+                    state = %view.state,
+                    department = %view.department.id,
+                    "ticket opened"
+                );
+                self.open_ticket(view.clone())
+            }
+            None => self.ticket(stored.ticket.id),
         };
         addr.do_send(InboundStored {
             messages: stored.messages.clone(),

@@ -303,6 +303,7 @@ async fn create_channel(
         .store
         .write(move |c| directory::insert_channel(c, &stored, &settings))
         .await?;
+    state.registry.add_channel(view.clone());
     tracing::info!(channel = %view.id, kind = %view.kind, "channel created");
     Ok(HttpResponse::Created().json(view))
 }

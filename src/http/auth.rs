@@ -5,8 +5,11 @@
 //! A fast hash is enough for secrets of that strength, so authenticating a request never runs
 //! a password KDF — argon2 is only for the passwords people choose.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
 use argon2::Argon2;
@@ -89,17 +92,69 @@ fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-pub async fn operator_by_token(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
-    if !token.starts_with(TOKEN_PREFIX) {
-        return Ok(None);
+/// Recently verified secrets, so a busy integration or console does not cost a database read
+/// per request. Entries live [`AUTH_CACHE_TTL`]: a change to an operator's role or departments
+/// (or a token's expiry) is honoured within that time. Unknown secrets are never cached.
+#[derive(Default)]
+pub struct AuthCache {
+    entries: RwLock<HashMap<String, (Principal, Instant)>>,
+}
+
+pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(30);
+
+impl AuthCache {
+    fn get(&self, hash: &str) -> Option<Principal> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(hash)
+            .filter(|(_, at)| at.elapsed() < AUTH_CACHE_TTL)
+            .map(|(p, _)| p.clone())
     }
-    let hash = secret_hash(token);
-    let now = Utc::now().naive_utc();
-    let found = state
-        .store
-        .read(move |c| directory::viewer_by_token(c, &hash, now))
-        .await?;
-    Ok(found.map(|(viewer, name)| Caller { viewer, name }))
+
+    fn put(&self, hash: String, principal: Principal) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        // Expired entries go when the map has grown; cheap amortised clean-up.
+        if entries.len() > 10_000 {
+            entries.retain(|_, (_, at)| at.elapsed() < AUTH_CACHE_TTL);
+        }
+        entries.insert(hash, (principal, Instant::now()));
+    }
+}
+
+/// The principal a bearer secret stands for, from the cache or the database.
+async fn authenticate(state: &AppState, secret: &str) -> Result<Option<Principal>, ApiError> {
+    let hash = secret_hash(secret);
+    if let Some(p) = state.auth_cache.get(&hash) {
+        return Ok(Some(p));
+    }
+    let key = hash.clone();
+    let found = if secret.starts_with(KEY_PREFIX) {
+        state
+            .store
+            .read(move |c| directory::api_key_by_hash(c, &key))
+            .await?
+            .map(Principal::Integration)
+    } else if secret.starts_with(TOKEN_PREFIX) {
+        let now = Utc::now().naive_utc();
+        state
+            .store
+            .read(move |c| directory::viewer_by_token(c, &key, now))
+            .await?
+            .map(|(viewer, name)| Principal::Operator(Caller { viewer, name }))
+    } else {
+        None
+    };
+    if let Some(p) = &found {
+        state.auth_cache.put(hash, p.clone());
+    }
+    Ok(found)
+}
+
+pub async fn operator_by_token(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+    Ok(match authenticate(state, token).await? {
+        Some(Principal::Operator(c)) => Some(c),
+        _ => None,
+    })
 }
 
 async fn principal(req: HttpRequest) -> Result<Principal, ApiError> {
@@ -107,20 +162,9 @@ async fn principal(req: HttpRequest) -> Result<Principal, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(ApiError::internal)?
         .clone();
-    let secret = bearer(&req).ok_or_else(ApiError::unauthorized)?.to_owned();
-    if secret.starts_with(KEY_PREFIX) {
-        let hash = secret_hash(&secret);
-        let key = state
-            .store
-            .read(move |c| directory::api_key_by_hash(c, &hash))
-            .await?;
-        return key
-            .map(Principal::Integration)
-            .ok_or_else(ApiError::unauthorized);
-    }
-    operator_by_token(&state, &secret)
+    let secret = bearer(&req).ok_or_else(ApiError::unauthorized)?;
+    authenticate(&state, secret)
         .await?
-        .map(Principal::Operator)
         .ok_or_else(ApiError::unauthorized)
 }
 

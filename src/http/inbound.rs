@@ -9,7 +9,6 @@ use super::{AppState, ContentBody, validate_phone};
 use crate::actors::department::Inbound;
 use crate::domain::ids::ChannelId;
 use crate::error::ApiError;
-use crate::persistence::queries::directory;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/channels/{id}/messages", web::post().to(receive));
@@ -56,11 +55,9 @@ async fn receive(
             "external_id: must have 1 to 256 characters",
         ));
     }
-    let id = *channel_id;
     let channel = state
-        .store
-        .read(move |c| directory::channel(c, id))
-        .await?
+        .registry
+        .channel(*channel_id)
         .ok_or_else(|| ApiError::not_found("channel"))?;
     let department = state
         .registry

@@ -23,6 +23,7 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     pub store: Store,
     pub token_ttl: chrono::Duration,
+    pub auth_cache: auth::AuthCache,
 }
 
 /// Mounts every route, with JSON, path and query errors mapped to the contract's errors.

@@ -31,12 +31,36 @@ pub struct Ingest {
     pub now: NaiveDateTime,
 }
 
+/// Where an inbound message landed: enough to answer the integration without joining names.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketRef {
+    pub id: TicketId,
+    pub number: i64,
+    pub state: TicketState,
+    pub contact_id: ContactId,
+    pub department_id: DepartmentId,
+}
+
+impl TicketRef {
+    fn of(row: &TicketRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse(&row.id, "ticket id")?,
+            number: row.number,
+            state: TicketState::parse(&row.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("ticket state: {:?}", row.state)))?,
+            contact_id: parse(&row.contact_id, "contact id")?,
+            department_id: parse(&row.department_id, "department id")?,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Ingested {
-    pub ticket: TicketView,
+    pub ticket: TicketRef,
+    /// The whole ticket when this message opened it (its actor announces it).
+    pub opened: Option<TicketView>,
     /// The stored message, then the out-of-hours auto-reply if one was sent.
     pub messages: Vec<MessageView>,
-    pub opened: bool,
     /// The external id was seen before: nothing was written.
     pub duplicate: bool,
 }
@@ -51,13 +75,14 @@ pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
             .first(conn)
             .optional()?;
         if let Some(row) = seen {
-            let message = row.into_view()?;
-            let ticket = ticket(conn, message.ticket_id)?
-                .ok_or_else(|| StoreError::Corrupt("message without ticket".into()))?;
+            let ticket: TicketRow = tickets::table
+                .find(&row.ticket_id)
+                .select(TicketRow::as_select())
+                .first(conn)?;
             return Ok(Ingested {
-                ticket,
-                messages: vec![message],
-                opened: false,
+                ticket: TicketRef::of(&ticket)?,
+                opened: None,
+                messages: vec![row.into_view()?],
                 duplicate: true,
             });
         }
@@ -71,12 +96,13 @@ pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
         .select(TicketRow::as_select())
         .first(conn)
         .optional()?;
-    let (ticket_id, opened) = match open {
-        Some(t) => {
+    let (row, opened) = match open {
+        Some(mut t) => {
             diesel::update(tickets::table.find(&t.id))
                 .set(tickets::updated_at.eq(m.now))
                 .execute(conn)?;
-            (parse(&t.id, "ticket id")?, false)
+            t.updated_at = m.now;
+            (t, false)
         }
         None => {
             let id = TicketId::new();
@@ -106,9 +132,11 @@ pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
                 Reason::for_opening(m.opening_state == TicketState::Waiting),
                 m.now,
             )?;
-            (id, true)
+            (row, true)
         }
     };
+    let ticket_ref = TicketRef::of(&row)?;
+    let ticket_id = ticket_ref.id;
 
     let mut stored = vec![insert_message(
         conn,
@@ -138,11 +166,18 @@ pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
             m.now,
         )?);
     }
+    let opened = if opened {
+        Some(
+            ticket(conn, ticket_id)?
+                .ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?,
+        )
+    } else {
+        None
+    };
     Ok(Ingested {
-        ticket: ticket(conn, ticket_id)?
-            .ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?,
-        messages: stored,
+        ticket: ticket_ref,
         opened,
+        messages: stored,
         duplicate: false,
     })
 }

@@ -1,0 +1,824 @@
+//! Load generator: end-to-end message routing measured from outside the daemon.
+//!
+//! Each scenario starts the release `switchboard` binary on a fresh database (SQLite file or a
+//! throw-away PostgreSQL database), creates D departments with N operators between them,
+//! connects every operator's WebSocket, optionally parks T open tickets in a department nobody
+//! watches, then sends inbound messages from C concurrent integration clients, as fast as
+//! possible or at a fixed total rate. Latency is measured from just before each `POST` to the
+//! `message` event on the socket of every operator who should see it. In the same run the same
+//! clients hammer the daemon's own `GET /healthz`, the baseline every figure is divided by.
+//!
+//! ```sh
+//! cargo bench --bench load -- --operators 100 --departments 10 --clients 8   # one scenario
+//! cargo bench --bench load -- --sweep                                        # BENCHMARKS.md
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use serde_json::{Value, json};
+
+const ADMIN_EMAIL: &str = "bench@example.com";
+const ADMIN_PASSWORD: &str = "bench-password";
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "switchboard load generator")]
+struct Args {
+    /// Storage backend: sqlite or postgres.
+    #[arg(long, default_value = "sqlite")]
+    backend: String,
+    /// PostgreSQL server for --backend postgres (a database is created per scenario).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    postgres: String,
+    /// Operators connected over WebSocket, spread evenly over the departments.
+    #[arg(long, default_value_t = 100)]
+    operators: usize,
+    #[arg(long, default_value_t = 10)]
+    departments: usize,
+    /// Concurrent integration clients sending inbound messages.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    /// Open tickets parked in an unwatched department before measuring.
+    #[arg(long, default_value_t = 0)]
+    tickets: usize,
+    /// Total offered rate in messages/s; 0 sends as fast as possible.
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Seconds of measurement.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Run the documented sweep and write BENCHMARKS.md and benches/results/.
+    #[arg(long)]
+    sweep: bool,
+    /// Cargo passes --bench to every bench target.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        if args.sweep {
+            sweep(&args).await
+        } else {
+            let r = scenario(&args).await?;
+            println!("{}", serde_json::to_string_pretty(&r.json())?);
+            Ok(())
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon under test.
+
+struct Daemon {
+    child: Child,
+    base: String,
+    url: String,
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    async fn start(db_url: &str) -> anyhow::Result<(Daemon, Duration)> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        Self::start_on(db_url, port).await
+    }
+
+    async fn start_on(db_url: &str, port: u16) -> anyhow::Result<(Daemon, Duration)> {
+        let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let started = Instant::now();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env("DATABASE_URL", db_url)
+            .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()?;
+        let daemon = Daemon {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            url: db_url.to_owned(),
+            port,
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .pool_max_idle_per_host(256)
+                .build()?,
+        };
+        loop {
+            if let Ok(r) = daemon
+                .http
+                .get(format!("{}/healthz", daemon.base))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return Ok((daemon, started.elapsed()));
+            }
+            anyhow::ensure!(
+                started.elapsed() < Duration::from_secs(120),
+                "daemon did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Value> {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        let status = res.status();
+        let v: Value = res.json().await?;
+        anyhow::ensure!(status.is_success(), "{path}: {status} {v}");
+        Ok(v)
+    }
+
+    /// CPU seconds used so far (user + system) and resident memory now and at peak, in KiB.
+    fn usage(&self) -> (f64, u64, u64) {
+        let pid = self.child.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
+            f.iter().filter_map(|x| x.parse::<f64>().ok()).sum()
+        });
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (ticks / 100.0, kib("VmRSS:"), kib("VmHWM:"))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn fresh_database(args: &Args, dir: &Path) -> anyhow::Result<String> {
+    if args.backend == "postgres" {
+        use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+        let name = format!("switchboard_bench_{}", uuid::Uuid::now_v7().simple());
+        let mut admin = PgConnection::establish(&args.postgres)?;
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+        let (base, _) = args.postgres.rsplit_once('/').unwrap();
+        Ok(format!("{base}/{name}"))
+    } else {
+        Ok(dir.join("bench.sqlite3").display().to_string())
+    }
+}
+
+fn drop_database(args: &Args, url: &str) {
+    if args.backend == "postgres" {
+        use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+        if let (Ok(mut admin), Some((_, name))) = (
+            PgConnection::establish(&args.postgres),
+            url.rsplit_once('/'),
+        ) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One scenario.
+
+#[derive(Default, Clone)]
+struct Report {
+    args_backend: String,
+    operators: usize,
+    departments: usize,
+    clients: usize,
+    tickets: usize,
+    offered: f64,
+    baseline_rps: f64,
+    baseline_p50_ms: f64,
+    baseline_p99_ms: f64,
+    sent: u64,
+    errors: u64,
+    rps: f64,
+    delivered: u64,
+    expected: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    p999_ms: f64,
+    cpu_cores: f64,
+    rss_idle_mib: f64,
+    rss_peak_mib: f64,
+    restart_s: Option<f64>,
+}
+
+impl Report {
+    fn ratio(&self) -> f64 {
+        self.rps / self.baseline_rps
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "backend": self.args_backend, "operators": self.operators, "departments": self.departments,
+            "clients": self.clients, "open_tickets": self.tickets, "offered_rate": self.offered,
+            "baseline_rps": self.baseline_rps, "baseline_p50_ms": self.baseline_p50_ms, "baseline_p99_ms": self.baseline_p99_ms,
+            "sent": self.sent, "errors": self.errors, "rps": self.rps, "ratio_to_baseline": self.ratio(),
+            "delivered": self.delivered, "expected_deliveries": self.expected,
+            "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "p999_ms": self.p999_ms,
+            "daemon_cpu_cores": self.cpu_cores, "rss_after_setup_mib": self.rss_idle_mib,
+            "rss_peak_mib": self.rss_peak_mib, "restart_to_ready_s": self.restart_s,
+        })
+    }
+}
+
+fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+    h.value_at_quantile(q) as f64 / 1000.0
+}
+
+async fn scenario(args: &Args) -> anyhow::Result<Report> {
+    let dir = tempfile::tempdir()?;
+    let url = fresh_database(args, dir.path())?;
+    let result = run_scenario(args, &url).await;
+    drop_database(args, &url);
+    result
+}
+
+async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
+    let (daemon, _) = Daemon::start(url).await?;
+    let admin = daemon
+        .post(
+            "/api/v1/auth/login",
+            "",
+            json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+        )
+        .await?["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = daemon
+        .post("/api/v1/api-keys", &admin, json!({"name": "load"}))
+        .await?["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let day = json!([["00:00", "24:00"]]);
+    let hours =
+        json!({"mon": day, "tue": day, "wed": day, "thu": day, "fri": day, "sat": day, "sun": day});
+    let mut channels = Vec::new();
+    let mut dept_ids = Vec::new();
+    for d in 0..=args.departments {
+        let dept = daemon
+            .post(
+                "/api/v1/departments",
+                &admin,
+                json!({"name": format!("D{d}"), "timezone": "UTC", "business_hours": hours}),
+            )
+            .await?;
+        let channel = daemon
+            .post(
+                "/api/v1/channels",
+                &admin,
+                json!({"name": format!("C{d}"), "kind": "api", "department_id": dept["id"]}),
+            )
+            .await?;
+        dept_ids.push(dept["id"].as_str().unwrap().to_owned());
+        channels.push(channel["id"].as_str().unwrap().to_owned());
+    }
+    // The last department is the parking lot for open tickets: nobody watches it.
+    let parking = channels.pop().unwrap();
+    dept_ids.pop();
+
+    // Park open tickets first, so their fan-out does not count.
+    let parked = Arc::new(AtomicU64::new(0));
+    send_all(
+        &daemon,
+        &key,
+        &parking,
+        args.tickets,
+        args.clients.max(8),
+        |i| format!("+1{i:010}"),
+        parked.clone(),
+    )
+    .await;
+
+    // Operators: creating and logging in hashes passwords (argon2), so run a few at once.
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let next = Arc::new(AtomicU64::new(0));
+    let mut creators = Vec::new();
+    for _ in 0..4 {
+        let (next, tokens, http, base, admin, dept_ids, n) = (
+            next.clone(),
+            tokens.clone(),
+            daemon.http.clone(),
+            daemon.base.clone(),
+            admin.clone(),
+            dept_ids.clone(),
+            args.operators,
+        );
+        creators.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= n {
+                    return;
+                }
+                let d = i % dept_ids.len();
+                let email = format!("op{i}@bench.example");
+                let body = json!({"name": format!("Op{i}"), "email": email, "password": "operator-pw", "role": "operator", "department_ids": [dept_ids[d]]});
+                let ok = http.post(format!("{base}/api/v1/operators")).bearer_auth(&admin).json(&body).send().await;
+                assert!(ok.map(|r| r.status().is_success()).unwrap_or(false), "operator creation");
+                let login: Value = http
+                    .post(format!("{base}/api/v1/auth/login"))
+                    .json(&json!({"email": email, "password": "operator-pw"}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                tokens.lock().unwrap().push((d, login["token"].as_str().unwrap().to_owned()));
+            }
+        }));
+    }
+    for c in creators {
+        c.await?;
+    }
+    let tokens = tokens.lock().unwrap().clone();
+    let members_per_dept: Vec<u64> = (0..dept_ids.len())
+        .map(|d| tokens.iter().filter(|(dd, _)| *dd == d).count() as u64)
+        .collect();
+
+    // Connect every operator; each socket task records latencies of the events it receives.
+    let epoch = Instant::now();
+    let capacity = 4_000_000usize;
+    let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..capacity).map(|_| AtomicU64::new(0)).collect());
+    let (hist_tx, mut hist_rx) = tokio::sync::mpsc::unbounded_channel::<(Histogram<u64>, u64)>();
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let ws_base = daemon.base.replace("http://", "ws://");
+    let mut ready = Vec::new();
+    for (_, token) in &tokens {
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("{ws_base}/api/v1/ws?token={token}")).await?;
+        let (sent_at, hist_tx, stop) = (sent_at.clone(), hist_tx.clone(), stop.clone());
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        ready.push(ready_rx);
+        tokio::spawn(async move {
+            let mut ws = ws;
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+            let mut delivered = 0u64;
+            let mut ready_tx = Some(ready_tx);
+            loop {
+                let frame = tokio::select! {
+                    f = ws.next() => f,
+                    _ = stop.notified() => None,
+                };
+                let Some(Ok(frame)) = frame else { break };
+                let Ok(text) = frame.to_text() else { continue };
+                if let Some(tx) = ready_tx.take() {
+                    let _ = tx.send(());
+                }
+                // Cheap scan instead of a JSON parse: the generator shares the daemon's cores.
+                if let Some(pos) = text.find("\"text\":\"lg:") {
+                    let digits: String = text[pos + 11..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    if let Ok(seq) = digits.parse::<usize>() {
+                        let at = sent_at[seq].load(Ordering::Relaxed);
+                        let now = epoch.elapsed().as_micros() as u64;
+                        hist.saturating_record(now.saturating_sub(at).max(1));
+                        delivered += 1;
+                    }
+                }
+            }
+            let _ = hist_tx.send((hist, delivered));
+        });
+    }
+    drop(hist_tx);
+    for r in ready {
+        let _ = r.await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, rss_idle, _) = daemon.usage();
+
+    // Baseline: the same clients against GET /healthz, as fast as possible.
+    let duration = Duration::from_secs(args.duration);
+    let (baseline_n, baseline_hist) =
+        hammer_health(&daemon, args.clients, duration.min(Duration::from_secs(5))).await;
+    let baseline_rps = baseline_n as f64 / duration.min(Duration::from_secs(5)).as_secs_f64();
+
+    // The measured load: each message from one of 50 contacts of a department, so it joins an
+    // open waiting ticket that every member of that department sees.
+    let (cpu0, _, _) = daemon.usage();
+    let seq = Arc::new(AtomicU64::new(1));
+    let errors = Arc::new(AtomicU64::new(0));
+    let expected = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let per_client_interval =
+        (args.rate > 0.0).then(|| Duration::from_secs_f64(args.clients as f64 / args.rate));
+    let mut senders = Vec::new();
+    for c in 0..args.clients {
+        let (http, base, key, channels, seq, errors, expected, sent_at, members) = (
+            daemon.http.clone(),
+            daemon.base.clone(),
+            key.clone(),
+            channels.clone(),
+            seq.clone(),
+            errors.clone(),
+            expected.clone(),
+            sent_at.clone(),
+            members_per_dept.clone(),
+        );
+        senders.push(tokio::spawn(async move {
+            let mut next_at = Instant::now() + Duration::from_micros(137 * c as u64);
+            while started.elapsed() < duration {
+                if let Some(interval) = per_client_interval {
+                    tokio::time::sleep_until(next_at.into()).await;
+                    next_at += interval;
+                }
+                let n = seq.fetch_add(1, Ordering::Relaxed) as usize;
+                if n >= sent_at.len() {
+                    break;
+                }
+                let d = n % channels.len();
+                let body = json!({"from": {"phone": format!("+2{d:04}{:04}", (n / channels.len()) % 50)}, "text": format!("lg:{n}")});
+                sent_at[n].store(epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
+                let res = http.post(format!("{base}/api/v1/channels/{}/messages", channels[d])).bearer_auth(&key).json(&body).send().await;
+                match res {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        expected.fetch_add(members[d], Ordering::Relaxed);
+                    }
+                    _ => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for s in senders {
+        s.await?;
+    }
+    let elapsed = started.elapsed();
+    let (cpu1, _, _) = daemon.usage();
+    // Let the last events arrive, then close the sockets and merge.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.notify_waiters();
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    let mut delivered = 0;
+    while let Some((h, n)) = hist_rx.recv().await {
+        hist.add(h).unwrap();
+        delivered += n;
+    }
+    let (_, _, rss_peak) = daemon.usage();
+    let sent = seq.load(Ordering::Relaxed) - 1;
+    let errors = errors.load(Ordering::Relaxed);
+
+    // Restart to ready, with the parked tickets resident (only where there are some).
+    let mut daemon = daemon;
+    let restart_s = if args.tickets > 0 {
+        daemon.kill();
+        let (again, took) = Daemon::start_on(&daemon.url, daemon.port).await?;
+        drop(again);
+        Some(took.as_secs_f64())
+    } else {
+        None
+    };
+
+    Ok(Report {
+        args_backend: args.backend.clone(),
+        operators: args.operators,
+        departments: args.departments,
+        clients: args.clients,
+        tickets: args.tickets,
+        offered: args.rate,
+        baseline_rps,
+        baseline_p50_ms: ms(&baseline_hist, 0.5),
+        baseline_p99_ms: ms(&baseline_hist, 0.99),
+        sent,
+        errors,
+        rps: (sent - errors) as f64 / elapsed.as_secs_f64(),
+        delivered,
+        expected: expected.load(Ordering::Relaxed),
+        p50_ms: ms(&hist, 0.5),
+        p99_ms: ms(&hist, 0.99),
+        p999_ms: ms(&hist, 0.999),
+        cpu_cores: (cpu1 - cpu0) / elapsed.as_secs_f64(),
+        rss_idle_mib: rss_idle as f64 / 1024.0,
+        rss_peak_mib: rss_peak as f64 / 1024.0,
+        restart_s,
+    })
+}
+
+/// Sends `count` inbound messages from distinct contacts as fast as `clients` tasks can.
+async fn send_all(
+    daemon: &Daemon,
+    key: &str,
+    channel: &str,
+    count: usize,
+    clients: usize,
+    phone: impl Fn(usize) -> String + Send + Sync + Copy + 'static,
+    done: Arc<AtomicU64>,
+) {
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, base, key, channel, next, done) = (
+            daemon.http.clone(),
+            daemon.base.clone(),
+            key.to_owned(),
+            channel.to_owned(),
+            next.clone(),
+            done.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                if i >= count {
+                    return;
+                }
+                let body = json!({"from": {"phone": phone(i)}, "text": "parked"});
+                let res = http
+                    .post(format!("{base}/api/v1/channels/{channel}/messages"))
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await;
+                if res.map(|r| r.status().is_success()).unwrap_or(false) {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+async fn hammer_health(
+    daemon: &Daemon,
+    clients: usize,
+    duration: Duration,
+) -> (u64, Histogram<u64>) {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (http, url) = (daemon.http.clone(), format!("{}/healthz", daemon.base));
+        tasks.push(tokio::spawn(async move {
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+            let mut n = 0u64;
+            while started.elapsed() < duration {
+                let t = Instant::now();
+                if let Ok(r) = http.get(&url).send().await
+                    && r.bytes().await.is_ok()
+                {
+                    n += 1;
+                    hist.saturating_record(t.elapsed().as_micros() as u64);
+                }
+            }
+            (n, hist)
+        }));
+    }
+    let mut total = 0;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    for t in tasks {
+        let (n, h) = t.await.unwrap();
+        total += n;
+        hist.add(h).unwrap();
+    }
+    (total, hist)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sweep behind BENCHMARKS.md.
+
+async fn sweep(base: &Args) -> anyhow::Result<()> {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/results");
+    std::fs::create_dir_all(&out)?;
+    let mut all: Vec<Report> = Vec::new();
+    let log = |r: &Report, label: &str| {
+        eprintln!("{label}: {}", r.json());
+    };
+    let mut curves: BTreeMap<String, Vec<(f64, f64, f64)>> = BTreeMap::new();
+    for backend in ["sqlite", "postgres"] {
+        let args = Args {
+            backend: backend.into(),
+            rate: 0.0,
+            ..base.clone()
+        };
+        let peak = scenario(&args).await?;
+        log(&peak, &format!("{backend} peak"));
+        let mut curve = vec![];
+        for fraction in [0.25, 0.5, 0.75] {
+            let r = scenario(&Args {
+                rate: (peak.rps * fraction).max(1.0),
+                ..args.clone()
+            })
+            .await?;
+            log(&r, &format!("{backend} at {fraction} of peak"));
+            curve.push((r.offered, r.p50_ms, r.p99_ms));
+            all.push(r);
+        }
+        curve.push((peak.rps, peak.p50_ms, peak.p99_ms));
+        curves.insert(backend.into(), curve);
+        all.push(peak);
+        // A single client, paced, for the unloaded latency.
+        let single = scenario(&Args {
+            clients: 1,
+            rate: 100.0,
+            ..args.clone()
+        })
+        .await?;
+        log(&single, &format!("{backend} single client"));
+        all.push(single);
+    }
+    for operators in [10, 1000] {
+        let departments = if operators >= 1000 {
+            1
+        } else {
+            base.departments.min(operators)
+        };
+        let r = scenario(&Args {
+            backend: "sqlite".into(),
+            operators,
+            departments,
+            ..base.clone()
+        })
+        .await?;
+        log(&r, &format!("{operators} operators"));
+        all.push(r);
+    }
+    for tickets in [1_000, 10_000, 100_000] {
+        let r = scenario(&Args {
+            backend: "sqlite".into(),
+            tickets,
+            duration: 5,
+            ..base.clone()
+        })
+        .await?;
+        log(&r, &format!("{tickets} open tickets"));
+        all.push(r);
+    }
+    let jsonl: String = all.iter().map(|r| r.json().to_string() + "\n").collect();
+    std::fs::write(out.join("sweep.jsonl"), jsonl)?;
+    plot(&out.join("latency.svg"), &curves)?;
+    std::fs::write(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"),
+        render_markdown(&all),
+    )?;
+    Ok(())
+}
+
+fn plot(path: &PathBuf, curves: &BTreeMap<String, Vec<(f64, f64, f64)>>) -> anyhow::Result<()> {
+    use plotters::prelude::*;
+    let root = SVGBackend::new(path, (800, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max_x = curves.values().flatten().map(|p| p.0).fold(1.0, f64::max) * 1.05;
+    let max_y = curves.values().flatten().map(|p| p.2).fold(1.0, f64::max) * 1.1;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "POST → WebSocket message event latency vs offered load",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..max_x, 0.0..max_y)?;
+    chart
+        .configure_mesh()
+        .x_desc("offered messages/s")
+        .y_desc("latency (ms)")
+        .draw()?;
+    let colors = [&BLUE, &RED];
+    for ((name, points), color) in curves.iter().zip(colors) {
+        for (label, pick, style) in [
+            ("p50", 1usize, color.stroke_width(1)),
+            ("p99", 2, color.stroke_width(3)),
+        ] {
+            let series: Vec<(f64, f64)> = points
+                .iter()
+                .map(|p| (p.0, if pick == 1 { p.1 } else { p.2 }))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(series.clone(), style))?
+                .label(format!("{name} {label}"))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            chart.draw_series(
+                series
+                    .iter()
+                    .map(|&(x, y)| Circle::new((x, y), 3, color.filled())),
+            )?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+fn render_markdown(all: &[Report]) -> String {
+    let mut s = String::new();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let _ = writeln!(s, "# Benchmarks\n");
+    let _ = writeln!(
+        s,
+        "Regenerate everything on this page (tables, `benches/results/sweep.jsonl`, `benches/results/latency.svg`) with:\n\n```sh\ncargo bench --bench load -- --sweep\n```\n"
+    );
+    let _ = writeln!(
+        s,
+        "Machine: {} cores ({cpu}), the load generator on the same cores as the daemon. Absolute numbers drift on a shared machine; the **ratio** column divides durable inbound messages/s by the daemon's own `GET /healthz` requests/s measured by the same clients in the same scenario, a few seconds earlier.\n",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    let _ = writeln!(
+        s,
+        "Method: each scenario starts the release binary on a fresh database, creates D departments and N operators (spread evenly), connects every operator's WebSocket, and sends inbound messages from C integration clients — each message from one of 50 contacts per department, so it joins a waiting ticket that every member of the department sees. Latency runs from just before the `POST` to the `message` event on each member's socket; `delivered/expected` counts those events against one per member per acknowledged message. CPU is the daemon's user+system time over the measurement window; memory is the daemon's resident set after setup and at peak (`VmHWM`). Open-ticket scenarios park T waiting tickets in a department nobody watches before measuring, then restart the daemon to time restart-to-ready (`/healthz` answering).\n"
+    );
+    let _ = writeln!(
+        s,
+        "![latency against offered load](benches/results/latency.svg)\n"
+    );
+    let _ = writeln!(
+        s,
+        "| backend | N ops | D | C | open tickets | offered/s | msgs/s | ratio to /healthz | /healthz req/s | p50 ms | p99 ms | p99.9 ms | delivered/expected | errors | daemon CPU (cores) | RSS setup / peak MiB | restart s |"
+    );
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
+    for r in all {
+        let offered = if r.offered > 0.0 {
+            format!("{:.0}", r.offered)
+        } else {
+            "max".into()
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {}/{} | {} | {:.2} | {:.0} / {:.0} | {} |",
+            r.args_backend,
+            r.operators,
+            r.departments,
+            r.clients,
+            r.tickets,
+            offered,
+            r.rps,
+            r.ratio(),
+            r.baseline_rps,
+            r.p50_ms,
+            r.p99_ms,
+            r.p999_ms,
+            r.delivered,
+            r.expected,
+            r.errors,
+            r.cpu_cores,
+            r.rss_idle_mib,
+            r.rss_peak_mib,
+            r.restart_s.map_or("-".into(), |t| format!("{t:.2}")),
+        );
+    }
+    s
+}
