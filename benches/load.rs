@@ -820,5 +820,10 @@ fn render_markdown(all: &[Report]) -> String {
             r.restart_s.map_or("-".into(), |t| format!("{t:.2}")),
         );
     }
+    // The reading of the numbers is written by hand and kept beside the generator.
+    let analysis = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/analysis.md");
+    if let Ok(text) = std::fs::read_to_string(analysis) {
+        let _ = writeln!(s, "\n{text}");
+    }
     s
 }

@@ -82,3 +82,60 @@ async fn a_restart_rebuilds_queues_owners_pauses_and_numbering() {
     let again = app.inbound(&sales_line, "+5491100000002", "Sigo acá").await;
     assert_eq!(again["ticket"]["id"], attending["ticket"]["id"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_loads_more_open_tickets_than_sqlite_binds_at_once() {
+    use diesel::prelude::*;
+    use switchboard::persistence::schema::{contacts, counters, tickets};
+
+    let app = spawn_app().await;
+    let dept = app.open_department("Ventas").await;
+    let channel = app.channel(&dept).await;
+    let db = app.db.clone();
+    app.stop().await;
+
+    // More open tickets than SQLite's 32,766 bound variables, written straight to the database.
+    const OPEN: i64 = 33_000;
+    let mut conn = db.connect();
+    let now = chrono::Utc::now().naive_utc();
+    conn.transaction::<_, diesel::result::Error, _>(|c| {
+        for n in 1..=OPEN {
+            let contact = uuid::Uuid::now_v7().to_string();
+            diesel::insert_into(contacts::table)
+                .values((
+                    contacts::id.eq(&contact),
+                    contacts::phone.eq(format!("+1{n:010}")),
+                    contacts::name.eq("Cliente"),
+                    contacts::name_edited.eq(false),
+                    contacts::created_at.eq(now),
+                    contacts::updated_at.eq(now),
+                ))
+                .execute(c)?;
+            diesel::insert_into(tickets::table)
+                .values((
+                    tickets::id.eq(uuid::Uuid::now_v7().to_string()),
+                    tickets::number.eq(n),
+                    tickets::state.eq("waiting"),
+                    tickets::contact_id.eq(&contact),
+                    tickets::channel_id.eq(&channel),
+                    tickets::department_id.eq(&dept),
+                    tickets::created_at.eq(now),
+                    tickets::updated_at.eq(now),
+                ))
+                .execute(c)?;
+        }
+        diesel::update(counters::table.find("ticket_number"))
+            .set(counters::value.eq(OPEN))
+            .execute(c)?;
+        Ok(())
+    })
+    .unwrap();
+
+    let app = spawn_app_on(db).await;
+    let (_, status) = app
+        .get(&format!("/api/v1/departments/{dept}/status"), &app.admin)
+        .await;
+    assert_eq!(status["waiting"], OPEN);
+    let next = app.inbound(&channel, "+5491100000001", "Hola").await;
+    assert_eq!(next["ticket"]["number"], OPEN + 1);
+}

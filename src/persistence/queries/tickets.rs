@@ -510,8 +510,21 @@ pub fn timeline(conn: &mut DbConn, ticket_id: TicketId) -> Result<Vec<TimelineEn
         .collect()
 }
 
-/// Joins names onto ticket rows with one query per referenced table.
+/// Ticket rows per name lookup: keeps every `IN (…)` list far below SQLite's limit of 32,766
+/// bound variables (a restart with 100,000 open tickets once failed on it).
+const VIEW_CHUNK: usize = 500;
+
+/// Joins names onto ticket rows, a chunk at a time.
 fn views(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView>, StoreError> {
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(VIEW_CHUNK) {
+        out.extend(views_chunk(conn, chunk.to_vec())?);
+    }
+    Ok(out)
+}
+
+/// Joins names onto ticket rows with one query per referenced table.
+fn views_chunk(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
