@@ -681,6 +681,18 @@ async fn sweep(base: &Args) -> anyhow::Result<()> {
         log(&r, &format!("{operators} operators"));
         all.push(r);
     }
+    // The same 1,000 sockets at a normal pace: the target is latency, not saturation.
+    let paced = scenario(&Args {
+        backend: "sqlite".into(),
+        operators: 1000,
+        departments: 1,
+        clients: 4,
+        rate: 50.0,
+        ..base.clone()
+    })
+    .await?;
+    log(&paced, "1000 operators at 50 msgs/s");
+    all.push(paced);
     for tickets in [1_000, 10_000, 100_000] {
         let r = scenario(&Args {
             backend: "sqlite".into(),

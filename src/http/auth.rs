@@ -170,12 +170,21 @@ async fn principal(req: HttpRequest) -> Result<Principal, ApiError> {
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
+/// Authenticates the request, then lets `narrow` accept or refuse the principal.
+fn narrowed<T: 'static>(
+    req: &HttpRequest,
+    narrow: fn(Principal) -> Result<T, ApiError>,
+) -> Extracted<T> {
+    let req = req.clone();
+    Box::pin(async move { narrow(principal(req).await?) })
+}
+
 impl FromRequest for Principal {
     type Error = ApiError;
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(principal(req.clone()))
+        narrowed(req, Ok)
     }
 }
 
@@ -187,14 +196,11 @@ impl FromRequest for OperatorAuth {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match principal(req).await? {
-                Principal::Operator(c) => Ok(OperatorAuth(c)),
-                Principal::Integration(_) => Err(ApiError::forbidden(
-                    "this endpoint is for operators; log in to get a token",
-                )),
-            }
+        narrowed(req, |p| match p {
+            Principal::Operator(c) => Ok(OperatorAuth(c)),
+            Principal::Integration(_) => Err(ApiError::forbidden(
+                "this endpoint is for operators; log in to get a token",
+            )),
         })
     }
 }
@@ -207,12 +213,9 @@ impl FromRequest for AdminAuth {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match principal(req).await? {
-                Principal::Operator(c) if c.viewer.is_admin() => Ok(AdminAuth(c)),
-                _ => Err(ApiError::forbidden("only an admin may do this")),
-            }
+        narrowed(req, |p| match p {
+            Principal::Operator(c) if c.viewer.is_admin() => Ok(AdminAuth(c)),
+            _ => Err(ApiError::forbidden("only an admin may do this")),
         })
     }
 }
@@ -225,15 +228,12 @@ impl FromRequest for IntegrationAuth {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match principal(req).await? {
-                Principal::Integration(_) => Ok(IntegrationAuth),
-                Principal::Operator(c) if c.viewer.is_admin() => Ok(IntegrationAuth),
-                Principal::Operator(_) => Err(ApiError::forbidden(
-                    "inbound messages need an integration API key",
-                )),
-            }
+        narrowed(req, |p| match p {
+            Principal::Integration(_) => Ok(IntegrationAuth),
+            Principal::Operator(c) if c.viewer.is_admin() => Ok(IntegrationAuth),
+            Principal::Operator(_) => Err(ApiError::forbidden(
+                "inbound messages need an integration API key",
+            )),
         })
     }
 }
