@@ -142,7 +142,7 @@ fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let hash = http::auth::hash_password(&admin.password).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = http::password::hash_now(&admin.password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let id = OperatorId::new();
     let email = admin.email.trim().to_lowercase();
     let op = directory::NewOperator {

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
 
-use super::auth::{AdminAuth, OperatorAuth, hash_password, new_api_key, secret_hash};
+use super::auth::{AdminAuth, OperatorAuth, new_api_key, secret_hash};
 use super::{AppState, parse_id};
 use crate::actors::department::Status;
 use crate::domain::calendar::{Calendar, WeeklyHoursSpec};
@@ -185,9 +185,7 @@ async fn create_operator(
         }
     }
     let password = b.password;
-    let password_hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(|_| ApiError::internal())??;
+    let password_hash = super::password::hash(password).await?;
     let id = OperatorId::new();
     let now = Utc::now().naive_utc();
     let operator = state

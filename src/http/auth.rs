@@ -12,8 +12,6 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use chrono::Utc;
 use rand::RngCore;
 use serde::Deserialize;
@@ -68,28 +66,6 @@ pub fn secret_hash(secret: &str) -> String {
 
 pub fn new_api_key() -> String {
     new_secret(KEY_PREFIX)
-}
-
-/// Hashes a password with argon2id. Slow on purpose: call it off the event loop.
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| {
-            tracing::error!(error = %e, "password hashing failed");
-            ApiError::internal()
-        })
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
 }
 
 /// Recently verified secrets, so a busy integration or console does not cost a database read
@@ -260,9 +236,7 @@ async fn login(
         Some((op, hash)) => (Some(op), hash),
         None => (None, DUMMY_HASH.to_owned()),
     };
-    let ok = web::block(move || verify_password(&password, &hash))
-        .await
-        .map_err(|_| ApiError::internal())?;
+    let ok = super::password::verify(password, hash).await?;
     let operator = match (ok, operator) {
         (true, Some(op)) => op,
         _ => return Err(ApiError::unauthorized()),
@@ -301,4 +275,24 @@ async fn me(state: web::Data<AppState>, auth: OperatorAuth) -> Result<HttpRespon
         .await?
         .ok_or_else(|| ApiError::not_found("operator"))?;
     Ok(HttpResponse::Ok().json(operator))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_parses_so_unknown_emails_cost_a_full_verification() {
+        assert!(argon2::password_hash::PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn secrets_are_prefixed_random_and_hashed() {
+        let a = new_api_key();
+        let b = new_api_key();
+        assert!(a.starts_with(KEY_PREFIX) && a.len() == KEY_PREFIX.len() + 64);
+        assert_ne!(a, b);
+        assert_eq!(secret_hash(&a), secret_hash(&a));
+        assert_ne!(secret_hash(&a), secret_hash(&b));
+    }
 }

@@ -5,6 +5,7 @@ mod admin;
 pub mod auth;
 mod inbound;
 mod pagination;
+pub mod password;
 mod tickets;
 
 use std::sync::Arc;

@@ -87,7 +87,9 @@ pub struct StoreOptions {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type WriteJob = Box<dyn FnOnce(&mut DbConn) -> Completion + Send>;
+/// A queued write. Its flag says whether it shares the transaction with others and so needs a
+/// savepoint of its own; it answers whether it succeeded, and how to tell its caller.
+type WriteJob = Box<dyn FnOnce(&mut DbConn, bool) -> (bool, Completion) + Send>;
 
 #[derive(Clone)]
 pub struct Store {
@@ -177,18 +179,24 @@ impl Store {
         F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: WriteJob = Box::new(move |conn: &mut DbConn| {
+        let job: WriteJob = Box::new(move |conn: &mut DbConn, shared: bool| {
             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                conn.transaction::<T, StoreError, _>(f)
+                if shared {
+                    conn.transaction::<T, StoreError, _>(f)
+                } else {
+                    f(conn)
+                }
             }))
             .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())));
-            Box::new(move |commit: Result<(), String>| {
+            let ok = outcome.is_ok();
+            let complete: Completion = Box::new(move |commit: Result<(), String>| {
                 let result = match commit {
                     Ok(()) => outcome,
                     Err(e) => Err(StoreError::Unavailable(e)),
                 };
                 let _ = reply.send(result);
-            })
+            });
+            (ok, complete)
         });
         self.inner
             .writes
@@ -247,13 +255,26 @@ fn writer_loop(manager: Manager, conn: DbConn, rx: mpsc::Receiver<WriteJob>, max
             continue;
         };
         let mut completions = Vec::with_capacity(batch.len());
+        // A write alone in its transaction needs no savepoint: if it fails, the whole
+        // transaction is rolled back instead, and its caller hears its own error.
+        let shared = batch.len() > 1;
+        let mut lone_failure = false;
         let committed = c.transaction::<(), diesel::result::Error, _>(|c| {
             for job in batch {
-                completions.push(job(c));
+                let (ok, complete) = job(c, shared);
+                lone_failure |= !shared && !ok;
+                completions.push(complete);
             }
-            Ok(())
+            if lone_failure {
+                Err(diesel::result::Error::RollbackTransaction)
+            } else {
+                Ok(())
+            }
         });
-        let commit = committed.map_err(|e| e.to_string());
+        let commit = match committed {
+            _ if lone_failure => Ok(()),
+            other => other.map_err(|e| e.to_string()),
+        };
         if commit.is_err() && manager.has_broken_connection(c) {
             conn = None;
         }

@@ -7,5 +7,6 @@ mod lifecycle;
 mod outage;
 mod races;
 mod recovery;
+mod store;
 mod visibility;
 mod ws;

@@ -1,0 +1,81 @@
+//! The storage interface's promise: a failed write leaves nothing behind, alone or grouped
+//! with others in one commit, and the others are unaffected.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use switchboard::persistence::schema::counters;
+use switchboard::persistence::{Store, StoreError, StoreOptions};
+
+use crate::helpers::TestDb;
+
+fn open(db: &TestDb) -> Store {
+    Store::open(&StoreOptions {
+        url: db.url.clone(),
+        read_pool_size: 2,
+        max_batch: 64,
+        sqlite_synchronous: "normal".into(),
+        busy_timeout: Duration::from_secs(5),
+    })
+    .expect("store opens")
+}
+
+async fn write_counter(store: &Store, name: String, fail: bool) -> Result<(), StoreError> {
+    store
+        .write(move |c| {
+            diesel::insert_into(counters::table)
+                .values((counters::name.eq(&name), counters::value.eq(1i64)))
+                .execute(c)?;
+            if fail {
+                return Err(StoreError::Corrupt(format!("{name} fails after writing")));
+            }
+            Ok(())
+        })
+        .await
+}
+
+async fn names(store: &Store) -> Vec<String> {
+    store
+        .read(|c| {
+            Ok(counters::table
+                .filter(counters::name.like("w%"))
+                .order(counters::name)
+                .select(counters::name)
+                .load::<String>(c)?)
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_write_alone_leaves_nothing() {
+    let db = TestDb::new();
+    let store = open(&db);
+    let err = write_counter(&store, "w-lone".into(), true).await.unwrap_err();
+    assert!(err.to_string().contains("w-lone fails"), "{err}");
+    assert!(names(&store).await.is_empty());
+    write_counter(&store, "w-after".into(), false).await.unwrap();
+    assert_eq!(names(&store).await, ["w-after"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_writes_in_a_shared_commit_undo_only_themselves() {
+    let db = TestDb::new();
+    let store = open(&db);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            write_counter(&store, format!("w{i:02}"), i % 3 == 0).await.is_ok()
+        }));
+    }
+    let mut expected = Vec::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let ok = t.await.unwrap();
+        assert_eq!(ok, i % 3 != 0, "w{i:02}");
+        if ok {
+            expected.push(format!("w{i:02}"));
+        }
+    }
+    assert_eq!(names(&store).await, expected);
+}
