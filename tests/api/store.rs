@@ -51,10 +51,14 @@ async fn names(store: &Store) -> Vec<String> {
 async fn a_failed_write_alone_leaves_nothing() {
     let db = TestDb::new();
     let store = open(&db);
-    let err = write_counter(&store, "w-lone".into(), true).await.unwrap_err();
+    let err = write_counter(&store, "w-lone".into(), true)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("w-lone fails"), "{err}");
     assert!(names(&store).await.is_empty());
-    write_counter(&store, "w-after".into(), false).await.unwrap();
+    write_counter(&store, "w-after".into(), false)
+        .await
+        .unwrap();
     assert_eq!(names(&store).await, ["w-after"]);
 }
 
@@ -66,7 +70,9 @@ async fn failed_writes_in_a_shared_commit_undo_only_themselves() {
     for i in 0..40 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
-            write_counter(&store, format!("w{i:02}"), i % 3 == 0).await.is_ok()
+            write_counter(&store, format!("w{i:02}"), i % 3 == 0)
+                .await
+                .is_ok()
         }));
     }
     let mut expected = Vec::new();
