@@ -13,7 +13,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::ids::{ChannelId, DepartmentId, TicketId};
 use crate::domain::visibility::Viewer;
 use crate::persistence::Store;
-use crate::persistence::queries::tickets::Ingested;
+use crate::persistence::queries::inbound::Ingested;
 use crate::views::{ChannelView, DepartmentView, TicketView};
 
 /// A department's address plus a read-only copy of its settings for quick checks elsewhere

@@ -10,7 +10,7 @@ use crate::domain::ids::{ChannelId, OperatorId};
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::{Placement, Viewer};
 use crate::persistence::StoreError;
-use crate::persistence::queries::tickets::Ingested;
+use crate::persistence::queries::inbound::Ingested;
 use crate::views::{Content, MessageView, TicketView};
 
 /// From an operator session as it connects: start sending me this department's events.

@@ -20,7 +20,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::ids::{OperatorId, TicketId};
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::{Placement, Viewer, can_see};
-use crate::persistence::queries::tickets::{self, Ingest};
+use crate::persistence::queries::inbound::{self, Ingest};
 use crate::views::{DepartmentView, TicketView};
 
 struct Session {
@@ -203,7 +203,7 @@ impl Handler<Inbound> for DepartmentActor {
             async move {
                 let stored = registry
                     .store
-                    .write(move |c| tickets::ingest(c, ingest))
+                    .write(move |c| inbound::ingest(c, ingest))
                     .await?;
                 registry.deliver_inbound(&stored);
                 Ok(stored)

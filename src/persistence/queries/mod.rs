@@ -2,4 +2,5 @@
 //! transaction the caller (usually [`crate::persistence::Store::write`]) opened.
 
 pub mod directory;
+pub mod inbound;
 pub mod tickets;

@@ -1,0 +1,237 @@
+//! Inbound messages: the one transaction that stores a customer's message, joining the
+//! contact's open ticket on the channel or opening a new one with the next ticket number.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::tickets::{Sender, insert_event, insert_message, ticket};
+use crate::domain::ids::{ChannelId, ContactId, DepartmentId, TicketId};
+use crate::domain::ticket::{Reason, TicketState};
+use crate::persistence::rows::{ContactRow, MessageRow, TicketRow, parse};
+use crate::persistence::schema::*;
+use crate::persistence::{DbConn, StoreError};
+use crate::views::{Content, MessageView, TicketView};
+
+/// An inbound message as a channel hands it over.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    pub channel_id: ChannelId,
+    /// Where a new ticket opens: the channel's department.
+    pub department_id: DepartmentId,
+    pub external_id: Option<String>,
+    pub phone: String,
+    pub name: Option<String>,
+    pub content: Content,
+    /// The state a new ticket opens in, decided by the department's calendar.
+    pub opening_state: TicketState,
+    /// Sent (as a system message) when the ticket opens out of hours: (author name, text).
+    pub auto_reply: Option<(String, String)>,
+    pub now: NaiveDateTime,
+}
+
+/// Where an inbound message landed: enough to answer the integration without joining names.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TicketRef {
+    pub id: TicketId,
+    pub number: i64,
+    pub state: TicketState,
+    pub contact_id: ContactId,
+    pub department_id: DepartmentId,
+}
+
+impl TicketRef {
+    fn of(row: &TicketRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse(&row.id, "ticket id")?,
+            number: row.number,
+            state: TicketState::parse(&row.state)
+                .ok_or_else(|| StoreError::Corrupt(format!("ticket state: {:?}", row.state)))?,
+            contact_id: parse(&row.contact_id, "contact id")?,
+            department_id: parse(&row.department_id, "department id")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub ticket: TicketRef,
+    /// The whole ticket when this message opened it (its actor announces it).
+    pub opened: Option<TicketView>,
+    /// The stored message, then the out-of-hours auto-reply if one was sent.
+    pub messages: Vec<MessageView>,
+    /// The external id was seen before: nothing was written.
+    pub duplicate: bool,
+}
+
+/// Stores an inbound message: joins the contact's open ticket on the channel or opens one.
+pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
+    if let Some(ext) = &m.external_id {
+        let seen = messages::table
+            .filter(messages::channel_id.eq(m.channel_id.to_string()))
+            .filter(messages::external_id.eq(ext))
+            .select(MessageRow::as_select())
+            .first(conn)
+            .optional()?;
+        if let Some(row) = seen {
+            let ticket: TicketRow = tickets::table
+                .find(&row.ticket_id)
+                .select(TicketRow::as_select())
+                .first(conn)?;
+            return Ok(Ingested {
+                ticket: TicketRef::of(&ticket)?,
+                opened: None,
+                messages: vec![row.into_view()?],
+                duplicate: true,
+            });
+        }
+    }
+
+    let contact = upsert_contact(conn, &m.phone, m.name.as_deref(), m.now)?;
+    let open: Option<TicketRow> = tickets::table
+        .filter(tickets::channel_id.eq(m.channel_id.to_string()))
+        .filter(tickets::contact_id.eq(&contact.id))
+        .filter(tickets::state.ne(TicketState::Closed.as_str()))
+        .select(TicketRow::as_select())
+        .first(conn)
+        .optional()?;
+    let (row, opened) = match open {
+        Some(mut t) => {
+            diesel::update(tickets::table.find(&t.id))
+                .set(tickets::updated_at.eq(m.now))
+                .execute(conn)?;
+            t.updated_at = m.now;
+            (t, false)
+        }
+        None => {
+            let id = TicketId::new();
+            let row = TicketRow {
+                id: id.to_string(),
+                number: next_ticket_number(conn)?,
+                state: m.opening_state.as_str().into(),
+                contact_id: contact.id.clone(),
+                channel_id: m.channel_id.to_string(),
+                department_id: m.department_id.to_string(),
+                operator_id: None,
+                classification: None,
+                created_at: m.now,
+                updated_at: m.now,
+                closed_at: None,
+            };
+            diesel::insert_into(tickets::table)
+                .values(&row)
+                .execute(conn)?;
+            insert_event(
+                conn,
+                id,
+                m.opening_state,
+                m.department_id,
+                None,
+                None,
+                Reason::for_opening(m.opening_state == TicketState::Waiting),
+                m.now,
+            )?;
+            (row, true)
+        }
+    };
+    let ticket_ref = TicketRef::of(&row)?;
+    let ticket_id = ticket_ref.id;
+
+    let mut stored = vec![insert_message(
+        conn,
+        ticket_id,
+        m.channel_id,
+        m.external_id.clone(),
+        Sender::Contact {
+            id: &contact.id,
+            name: &contact.name,
+        },
+        &m.content,
+        "received",
+        m.now,
+    )?];
+    if opened
+        && m.opening_state == TicketState::OutOfHours
+        && let Some((author, text)) = &m.auto_reply
+    {
+        stored.push(insert_message(
+            conn,
+            ticket_id,
+            m.channel_id,
+            None,
+            Sender::System { name: author },
+            &Content::Text(text.clone()),
+            "sent",
+            m.now,
+        )?);
+    }
+    let opened = if opened {
+        Some(
+            ticket(conn, ticket_id)?
+                .ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?,
+        )
+    } else {
+        None
+    };
+    Ok(Ingested {
+        ticket: ticket_ref,
+        opened,
+        messages: stored,
+        duplicate: false,
+    })
+}
+
+fn upsert_contact(
+    conn: &mut DbConn,
+    phone: &str,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<ContactRow, StoreError> {
+    let existing = contacts::table
+        .filter(contacts::phone.eq(phone))
+        .select(ContactRow::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(mut c) => {
+            // Channels keep the profile name current until an operator edits it.
+            if let Some(name) = name.filter(|n| !c.name_edited && *n != c.name) {
+                diesel::update(contacts::table.find(&c.id))
+                    .set((contacts::name.eq(name), contacts::updated_at.eq(now)))
+                    .execute(conn)?;
+                c.name = name.to_owned();
+            }
+            Ok(c)
+        }
+        None => {
+            let c = ContactRow {
+                id: ContactId::new().to_string(),
+                phone: phone.to_owned(),
+                name: name.unwrap_or(phone).to_owned(),
+                name_edited: false,
+            };
+            diesel::insert_into(contacts::table)
+                .values((
+                    contacts::id.eq(&c.id),
+                    contacts::phone.eq(&c.phone),
+                    contacts::name.eq(&c.name),
+                    contacts::name_edited.eq(false),
+                    contacts::created_at.eq(now),
+                    contacts::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            Ok(c)
+        }
+    }
+}
+
+/// Unique, increasing, never reused: the counter row is updated inside the caller's
+/// transaction, so a rolled-back ticket gives its number back and a committed one keeps it.
+fn next_ticket_number(conn: &mut DbConn) -> Result<i64, StoreError> {
+    diesel::update(counters::table.find("ticket_number"))
+        .set(counters::value.eq(counters::value + 1))
+        .execute(conn)?;
+    Ok(counters::table
+        .find("ticket_number")
+        .select(counters::value)
+        .first(conn)?)
+}
