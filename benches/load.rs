@@ -46,6 +46,10 @@ struct Args {
     /// Concurrent integration clients sending inbound messages.
     #[arg(long, default_value_t = 8)]
     clients: usize,
+    /// WebSockets each operator opens (browser tabs); N × this sockets in all. Lets the
+    /// 10,000-connection scenario run without 10,000 argon2-hashed accounts.
+    #[arg(long, default_value_t = 1)]
+    sockets_per_operator: usize,
     /// Open tickets parked in an unwatched department before measuring.
     #[arg(long, default_value_t = 0)]
     tickets: usize,
@@ -225,6 +229,7 @@ fn drop_database(args: &Args, url: &str) {
 struct Report {
     args_backend: String,
     operators: usize,
+    sockets_per_operator: usize,
     departments: usize,
     clients: usize,
     tickets: usize,
@@ -253,7 +258,7 @@ impl Report {
 
     fn json(&self) -> Value {
         json!({
-            "backend": self.args_backend, "operators": self.operators, "departments": self.departments,
+            "backend": self.args_backend, "operators": self.operators, "sockets": self.operators * self.sockets_per_operator, "departments": self.departments,
             "clients": self.clients, "open_tickets": self.tickets, "offered_rate": self.offered,
             "baseline_rps": self.baseline_rps, "baseline_p50_ms": self.baseline_p50_ms, "baseline_p99_ms": self.baseline_p99_ms,
             "sent": self.sent, "errors": self.errors, "rps": self.rps, "ratio_to_baseline": self.ratio(),
@@ -377,8 +382,11 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
         c.await?;
     }
     let tokens = tokens.lock().unwrap().clone();
+    // Sockets that should receive each message of a department.
     let members_per_dept: Vec<u64> = (0..dept_ids.len())
-        .map(|d| tokens.iter().filter(|(dd, _)| *dd == d).count() as u64)
+        .map(|d| {
+            (tokens.iter().filter(|(dd, _)| *dd == d).count() * args.sockets_per_operator) as u64
+        })
         .collect();
 
     // Connect every operator; each socket task records latencies of the events it receives.
@@ -389,7 +397,10 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     let stop = Arc::new(tokio::sync::Notify::new());
     let ws_base = daemon.base.replace("http://", "ws://");
     let mut ready = Vec::new();
-    for (_, token) in &tokens {
+    let sockets = tokens
+        .iter()
+        .flat_map(|(_, token)| std::iter::repeat_n(token, args.sockets_per_operator));
+    for token in sockets {
         let (ws, _) =
             tokio_tungstenite::connect_async(format!("{ws_base}/api/v1/ws?token={token}")).await?;
         let (sent_at, hist_tx, stop) = (sent_at.clone(), hist_tx.clone(), stop.clone());
@@ -521,6 +532,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     Ok(Report {
         args_backend: args.backend.clone(),
         operators: args.operators,
+        sockets_per_operator: args.sockets_per_operator,
         departments: args.departments,
         clients: args.clients,
         tickets: args.tickets,
@@ -693,6 +705,19 @@ async fn sweep(base: &Args) -> anyhow::Result<()> {
     .await?;
     log(&paced, "1000 operators at 50 msgs/s");
     all.push(paced);
+    // 10,000 connected sockets (100 operators with 100 tabs each), paced: memory and fan-out.
+    let crowd = scenario(&Args {
+        backend: "sqlite".into(),
+        operators: 100,
+        sockets_per_operator: 100,
+        departments: 10,
+        clients: 2,
+        rate: 10.0,
+        ..base.clone()
+    })
+    .await?;
+    log(&crowd, "10000 sockets at 10 msgs/s");
+    all.push(crowd);
     for tickets in [1_000, 10_000, 100_000] {
         let r = scenario(&Args {
             backend: "sqlite".into(),
@@ -812,7 +837,11 @@ fn render_markdown(all: &[Report]) -> String {
             s,
             "| {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {}/{} | {} | {:.2} | {:.0} / {:.0} | {} |",
             r.args_backend,
-            r.operators,
+            if r.sockets_per_operator > 1 {
+                format!("{}×{} sockets", r.operators, r.sockets_per_operator)
+            } else {
+                r.operators.to_string()
+            },
             r.departments,
             r.clients,
             r.tickets,
