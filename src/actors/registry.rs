@@ -153,10 +153,6 @@ impl Registry {
         }
     }
 
-    pub fn live_tickets(&self) -> usize {
-        lock(&self.tickets).len()
-    }
-
     /// Hands a stored inbound message to its ticket's actor for delivery.
     pub fn deliver_inbound(self: &Arc<Self>, stored: &Ingested) {
         if stored.duplicate {

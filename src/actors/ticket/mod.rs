@@ -27,8 +27,6 @@ pub struct TicketActor {
     /// `None` until loaded from storage.
     view: Option<TicketView>,
     registry: Arc<Registry>,
-    /// A freshly opened ticket introduces itself to its department when it starts.
-    announce: bool,
 }
 
 impl TicketActor {
@@ -38,7 +36,6 @@ impl TicketActor {
             id: view.id,
             view: Some(view),
             registry,
-            announce: true,
         }
     }
 
@@ -48,7 +45,6 @@ impl TicketActor {
             id,
             view: None,
             registry,
-            announce: false,
         }
     }
 }
@@ -57,10 +53,10 @@ impl Actor for TicketActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // Only a freshly opened ticket starts with its view: it introduces itself to its
+        // department. Any other starts empty and loads itself before taking messages.
         if let Some(view) = &self.view {
-            if self.announce
-                && let Some(dept) = self.registry.department(view.department.id)
-            {
+            if let Some(dept) = self.registry.department(view.department.id) {
                 dept.addr.do_send(TicketChanged {
                     before: None,
                     after: Arc::new(view.clone()),

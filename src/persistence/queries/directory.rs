@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::domain::ids::{ApiKeyId, ChannelId, DepartmentId, OperatorId};
+use crate::domain::ids::{ApiKeyId, DepartmentId, OperatorId};
 use crate::domain::visibility::{Role, Viewer};
 use crate::persistence::rows::{ChannelRow, DepartmentRow, OperatorRow, parse, utc};
 use crate::persistence::schema::*;
@@ -34,19 +34,6 @@ pub fn departments(conn: &mut DbConn) -> Result<Vec<DepartmentView>, StoreError>
         .into_iter()
         .map(DepartmentRow::into_view)
         .collect()
-}
-
-pub fn department(
-    conn: &mut DbConn,
-    id: DepartmentId,
-) -> Result<Option<DepartmentView>, StoreError> {
-    departments::table
-        .find(id.to_string())
-        .select(DepartmentRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(DepartmentRow::into_view)
-        .transpose()
 }
 
 /// The members of a department (for checking a transfer target).
@@ -241,16 +228,6 @@ pub fn insert_channel(
         ))
         .execute(conn)?;
     Ok(())
-}
-
-pub fn channel(conn: &mut DbConn, id: ChannelId) -> Result<Option<ChannelView>, StoreError> {
-    channels::table
-        .find(id.to_string())
-        .select(ChannelRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(|r| r.to_view())
-        .transpose()
 }
 
 pub fn channels(conn: &mut DbConn) -> Result<Vec<ChannelView>, StoreError> {
