@@ -86,10 +86,44 @@ pub struct StoreOptions {
     pub busy_timeout: Duration,
 }
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-/// A queued write. Its flag says whether it shares the transaction with others and so needs a
-/// savepoint of its own; it answers whether it succeeded, and how to tell its caller.
-type WriteJob = Box<dyn FnOnce(&mut DbConn, bool) -> (bool, Completion) + Send>;
+/// A queued write. It may run twice: optimistically inside a shared transaction, and again on
+/// its own if another write of that transaction failed (see [`writer_loop`]).
+trait WriteJob: Send {
+    /// Runs the write, keeps its outcome and says whether it succeeded.
+    fn run(&mut self, conn: &mut DbConn) -> bool;
+    /// Answers the caller once the transaction's fate is known: the kept outcome if the
+    /// transaction committed (or was rolled back because of this write), else the commit error.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Pending<T, F> {
+    f: F,
+    outcome: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> WriteJob for Pending<T, F>
+where
+    T: Send,
+    F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, conn: &mut DbConn) -> bool {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (self.f)(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())));
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let result = match (commit, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Ok(()), None) => Err(StoreError::Unavailable("the write never ran".into())),
+            (Err(e), _) => Err(StoreError::Unavailable(e)),
+        };
+        let _ = self.reply.send(result);
+    }
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -99,7 +133,7 @@ pub struct Store {
 struct Inner {
     backend: Backend,
     reads: Pool<Manager>,
-    writes: mpsc::Sender<WriteJob>,
+    writes: mpsc::Sender<Box<dyn WriteJob>>,
 }
 
 impl Store {
@@ -128,7 +162,7 @@ impl Store {
             .connection_timeout(Duration::from_secs(3))
             .build(manager.clone())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
         let max_batch = options.max_batch.max(1);
         thread::Builder::new()
             .name("store-writer".into())
@@ -171,32 +205,20 @@ impl Store {
         f(&mut conn)
     }
 
-    /// Runs `f` in its own savepoint inside the writer's next shared transaction and returns its
-    /// result once that transaction has committed. If `f` fails, only its own work is undone.
+    /// Runs `f` inside the writer's next shared transaction and returns its result once that
+    /// transaction has committed. If `f` fails, none of its work is kept and nothing else is
+    /// lost: `f` may therefore run twice (see [`writer_loop`]), so it must not move what it
+    /// captures out of itself.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job: WriteJob = Box::new(move |conn: &mut DbConn, shared: bool| {
-            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                if shared {
-                    conn.transaction::<T, StoreError, _>(f)
-                } else {
-                    f(conn)
-                }
-            }))
-            .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())));
-            let ok = outcome.is_ok();
-            let complete: Completion = Box::new(move |commit: Result<(), String>| {
-                let result = match commit {
-                    Ok(()) => outcome,
-                    Err(e) => Err(StoreError::Unavailable(e)),
-                };
-                let _ = reply.send(result);
-            });
-            (ok, complete)
+        let job = Box::new(Pending {
+            f,
+            outcome: None,
+            reply,
         });
         self.inner
             .writes
@@ -234,7 +256,17 @@ fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
 
 /// The writer thread: take what is queued (up to `max_batch`), run it in one transaction,
 /// commit once, then answer every caller. Reconnects after the database comes back.
-fn writer_loop(manager: Manager, conn: DbConn, rx: mpsc::Receiver<WriteJob>, max_batch: usize) {
+///
+/// Writes rarely fail, so a batch runs optimistically, with no savepoint per write (on SQLite a
+/// savepoint pair costs more than the typical write). If one write fails, the whole
+/// transaction is rolled back and every write of the batch runs again in a transaction of its
+/// own, so a failing write takes nothing else with it.
+fn writer_loop(
+    manager: Manager,
+    conn: DbConn,
+    rx: mpsc::Receiver<Box<dyn WriteJob>>,
+    max_batch: usize,
+) {
     let mut conn = Some(conn);
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -249,43 +281,71 @@ fn writer_loop(manager: Manager, conn: DbConn, rx: mpsc::Receiver<WriteJob>, max
         }
         let Some(c) = conn.as_mut() else {
             for job in batch {
-                // Without a connection the jobs cannot even run; tell each caller.
-                drop(job);
+                job.finish(Err("the database is unreachable".into()));
             }
             continue;
         };
-        let mut completions = Vec::with_capacity(batch.len());
-        // A write alone in its transaction needs no savepoint: if it fails, the whole
-        // transaction is rolled back instead, and its caller hears its own error.
-        let shared = batch.len() > 1;
-        let mut lone_failure = false;
-        let committed = c.transaction::<(), diesel::result::Error, _>(|c| {
-            for job in batch {
-                let (ok, complete) = job(c, shared);
-                lone_failure |= !shared && !ok;
-                completions.push(complete);
+        let size = batch.len();
+        let outcome = run_together(c, &mut batch);
+        let mut broken = false;
+        match outcome {
+            Together::Failed if size > 1 => {
+                tracing::debug!(
+                    writes = size,
+                    "a write failed; running the batch one by one"
+                );
+                for mut job in batch {
+                    let commit = match run_together(c, std::slice::from_mut(&mut job)) {
+                        Together::Broken(e) => Err(e),
+                        Together::Committed | Together::Failed => Ok(()),
+                    };
+                    broken |= commit.is_err();
+                    job.finish(commit);
+                }
             }
-            if lone_failure {
-                Err(diesel::result::Error::RollbackTransaction)
-            } else {
-                Ok(())
+            outcome => {
+                // A lone failing write was rolled back alone: its caller hears its own error.
+                let commit = match outcome {
+                    Together::Broken(e) => Err(e),
+                    Together::Committed | Together::Failed => Ok(()),
+                };
+                broken = commit.is_err();
+                tracing::trace!(writes = size, ok = !broken, "group commit");
+                for job in batch {
+                    job.finish(commit.clone());
+                }
             }
-        });
-        let commit = match committed {
-            _ if lone_failure => Ok(()),
-            other => other.map_err(|e| e.to_string()),
-        };
-        if commit.is_err() && manager.has_broken_connection(c) {
+        }
+        if broken && manager.has_broken_connection(c) {
             conn = None;
         }
-        tracing::trace!(
-            writes = completions.len(),
-            ok = commit.is_ok(),
-            "group commit"
-        );
-        for complete in completions {
-            complete(commit.clone());
+    }
+}
+
+enum Together {
+    Committed,
+    /// A write failed and the transaction was rolled back; each write kept its own outcome.
+    Failed,
+    /// BEGIN or COMMIT failed: no write's outcome can be trusted.
+    Broken(String),
+}
+
+/// Runs `jobs` in one transaction, stopping at the first that fails.
+fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
+    let mut failed = false;
+    let result = conn.transaction::<(), diesel::result::Error, _>(|c| {
+        for job in jobs.iter_mut() {
+            if !job.run(c) {
+                failed = true;
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
         }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Together::Committed,
+        Err(_) if failed => Together::Failed,
+        Err(e) => Together::Broken(e.to_string()),
     }
 }
 

@@ -202,3 +202,45 @@ impl EventRow {
         })
     }
 }
+
+/// `tickets.state <> 'closed'`, with the literal in the SQL text. Bound as a parameter (as
+/// diesel binds every value), SQLite compares it with the `WHERE` of the partial index
+/// `tickets_one_open_per_contact` while planning, and so re-prepares — parses — the statement
+/// every time it is bound again.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId, diesel::expression::ValidGrouping)]
+pub(crate) struct TicketIsOpen;
+
+impl diesel::Expression for TicketIsOpen {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for TicketIsOpen {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("tickets.state <> 'closed'");
+        Ok(())
+    }
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for TicketIsOpen where
+    crate::persistence::schema::tickets::state: diesel::AppearsOnTable<QS>
+{
+}
+
+/// `.first()` for queries that a unique key already limits to one row. Diesel's `.first()`
+/// binds `LIMIT ?`, and SQLite's planner peeks at a bound limit, which marks the statement to be
+/// re-prepared — parsed again — every time it is bound: a full parse per query.
+pub(crate) trait LoadOne<U> {
+    fn load_one(self, conn: &mut crate::persistence::DbConn) -> diesel::QueryResult<Option<U>>;
+}
+
+impl<'q, Q, U> LoadOne<U> for Q
+where
+    Q: diesel::query_dsl::LoadQuery<'q, crate::persistence::DbConn, U>,
+{
+    fn load_one(self, conn: &mut crate::persistence::DbConn) -> diesel::QueryResult<Option<U>> {
+        self.load_iter(conn)?.next().transpose()
+    }
+}

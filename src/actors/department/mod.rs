@@ -203,7 +203,7 @@ impl Handler<Inbound> for DepartmentActor {
             async move {
                 let stored = registry
                     .store
-                    .write(move |c| inbound::ingest(c, ingest))
+                    .write(move |c| inbound::ingest(c, &ingest))
                     .await?;
                 registry.deliver_inbound(&stored);
                 Ok(stored)

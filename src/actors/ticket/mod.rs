@@ -217,7 +217,7 @@ async fn run_command(
     };
     let (ticket, message) = registry
         .store
-        .write(move |c| tickets::record(c, record))
+        .write(move |c| tickets::record(c, &record))
         .await?;
     if let Some(change) = change {
         tracing::info!(

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::domain::ids::{ApiKeyId, DepartmentId, OperatorId};
 use crate::domain::visibility::{Role, Viewer};
-use crate::persistence::rows::{ChannelRow, DepartmentRow, OperatorRow, parse, utc};
+use crate::persistence::rows::{ChannelRow, DepartmentRow, LoadOne, OperatorRow, parse, utc};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
 use crate::views::{ChannelView, DepartmentView, OperatorView};
@@ -113,8 +113,7 @@ pub fn operator(conn: &mut DbConn, id: OperatorId) -> Result<Option<OperatorView
     let row = operators::table
         .find(id.to_string())
         .select(OperatorRow::as_select())
-        .first(conn)
-        .optional()?;
+        .load_one(conn)?;
     row.map(|r| operator_view(conn, r)).transpose()
 }
 
@@ -134,8 +133,7 @@ pub fn operator_by_email(
     let row = operators::table
         .filter(operators::email.eq(email))
         .select(OperatorRow::as_select())
-        .first(conn)
-        .optional()?;
+        .load_one(conn)?;
     row.map(|r| {
         let hash = r.password_hash.clone();
         operator_view(conn, r).map(|v| (v, hash))
@@ -172,8 +170,7 @@ pub fn viewer_by_token(
         .filter(auth_tokens::token_hash.eq(token_hash))
         .filter(auth_tokens::expires_at.gt(now))
         .select((operators::id, operators::role, operators::name))
-        .first(conn)
-        .optional()?;
+        .load_one(conn)?;
     let Some((id, role, name)) = row else {
         return Ok(None);
     };
@@ -207,8 +204,7 @@ pub fn api_key_by_hash(conn: &mut DbConn, key_hash: &str) -> Result<Option<ApiKe
     let id: Option<String> = api_keys::table
         .filter(api_keys::key_hash.eq(key_hash))
         .select(api_keys::id)
-        .first(conn)
-        .optional()?;
+        .load_one(conn)?;
     id.map(|i| parse(&i, "api key id")).transpose()
 }
 

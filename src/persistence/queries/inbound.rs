@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::tickets::{Sender, insert_event, insert_message, ticket};
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, TicketId};
 use crate::domain::ticket::{Reason, TicketState};
-use crate::persistence::rows::{ContactRow, MessageRow, TicketRow, parse};
+use crate::persistence::rows::{ContactRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, parse};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
 use crate::views::{Content, MessageView, TicketView};
@@ -64,19 +64,19 @@ pub struct Ingested {
 }
 
 /// Stores an inbound message: joins the contact's open ticket on the channel or opens one.
-pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
+pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
     if let Some(ext) = &m.external_id {
         let seen = messages::table
             .filter(messages::channel_id.eq(m.channel_id.to_string()))
             .filter(messages::external_id.eq(ext))
             .select(MessageRow::as_select())
-            .first(conn)
-            .optional()?;
+            .load_one(conn)?;
         if let Some(row) = seen {
             let ticket: TicketRow = tickets::table
                 .find(&row.ticket_id)
                 .select(TicketRow::as_select())
-                .first(conn)?;
+                .load_one(conn)?
+                .ok_or_else(|| StoreError::Corrupt("a message without its ticket".into()))?;
             return Ok(Ingested {
                 ticket: TicketRef::of(&ticket)?,
                 opened: None,
@@ -86,51 +86,27 @@ pub fn ingest(conn: &mut DbConn, m: Ingest) -> Result<Ingested, StoreError> {
         }
     }
 
-    let contact = upsert_contact(conn, &m.phone, m.name.as_deref(), m.now)?;
-    let open: Option<TicketRow> = tickets::table
+    // The common case in one query: the contact exists and has an open ticket on the channel.
+    let known: Option<(TicketRow, ContactRow)> = tickets::table
+        .inner_join(contacts::table)
+        .filter(contacts::phone.eq(&m.phone))
         .filter(tickets::channel_id.eq(m.channel_id.to_string()))
-        .filter(tickets::contact_id.eq(&contact.id))
-        .filter(tickets::state.ne(TicketState::Closed.as_str()))
-        .select(TicketRow::as_select())
-        .first(conn)
-        .optional()?;
-    let (row, opened) = match open {
-        Some(mut t) => {
+        .filter(TicketIsOpen)
+        .select((TicketRow::as_select(), ContactRow::as_select()))
+        .load_one(conn)?;
+    let (contact, row, opened) = match known {
+        Some((mut t, mut contact)) => {
+            refresh_name(conn, &mut contact, m.name.as_deref(), m.now)?;
             diesel::update(tickets::table.find(&t.id))
                 .set(tickets::updated_at.eq(m.now))
                 .execute(conn)?;
             t.updated_at = m.now;
-            (t, false)
+            (contact, t, false)
         }
         None => {
-            let id = TicketId::new();
-            let row = TicketRow {
-                id: id.to_string(),
-                number: next_ticket_number(conn)?,
-                state: m.opening_state.as_str().into(),
-                contact_id: contact.id.clone(),
-                channel_id: m.channel_id.to_string(),
-                department_id: m.department_id.to_string(),
-                operator_id: None,
-                classification: None,
-                created_at: m.now,
-                updated_at: m.now,
-                closed_at: None,
-            };
-            diesel::insert_into(tickets::table)
-                .values(&row)
-                .execute(conn)?;
-            insert_event(
-                conn,
-                id,
-                m.opening_state,
-                m.department_id,
-                None,
-                None,
-                Reason::for_opening(m.opening_state == TicketState::Waiting),
-                m.now,
-            )?;
-            (row, true)
+            let contact = upsert_contact(conn, &m.phone, m.name.as_deref(), m.now)?;
+            let row = open_ticket(conn, m, &contact)?;
+            (contact, row, true)
         }
     };
     let ticket_ref = TicketRef::of(&row)?;
@@ -189,17 +165,10 @@ fn upsert_contact(
     let existing = contacts::table
         .filter(contacts::phone.eq(phone))
         .select(ContactRow::as_select())
-        .first(conn)
-        .optional()?;
+        .load_one(conn)?;
     match existing {
         Some(mut c) => {
-            // Channels keep the profile name current until an operator edits it.
-            if let Some(name) = name.filter(|n| !c.name_edited && *n != c.name) {
-                diesel::update(contacts::table.find(&c.id))
-                    .set((contacts::name.eq(name), contacts::updated_at.eq(now)))
-                    .execute(conn)?;
-                c.name = name.to_owned();
-            }
+            refresh_name(conn, &mut c, name, now)?;
             Ok(c)
         }
         None => {
@@ -224,14 +193,63 @@ fn upsert_contact(
     }
 }
 
+/// Channels keep the contact's profile name current until an operator edits it.
+fn refresh_name(
+    conn: &mut DbConn,
+    contact: &mut ContactRow,
+    name: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    if let Some(name) = name.filter(|n| !contact.name_edited && *n != contact.name) {
+        diesel::update(contacts::table.find(&contact.id))
+            .set((contacts::name.eq(name), contacts::updated_at.eq(now)))
+            .execute(conn)?;
+        contact.name = name.to_owned();
+    }
+    Ok(())
+}
+
+/// A new ticket for a contact with none open on the channel, with its first timeline entry.
+fn open_ticket(
+    conn: &mut DbConn,
+    m: &Ingest,
+    contact: &ContactRow,
+) -> Result<TicketRow, StoreError> {
+    let id = TicketId::new();
+    let row = TicketRow {
+        id: id.to_string(),
+        number: next_ticket_number(conn)?,
+        state: m.opening_state.as_str().into(),
+        contact_id: contact.id.clone(),
+        channel_id: m.channel_id.to_string(),
+        department_id: m.department_id.to_string(),
+        operator_id: None,
+        classification: None,
+        created_at: m.now,
+        updated_at: m.now,
+        closed_at: None,
+    };
+    diesel::insert_into(tickets::table)
+        .values(&row)
+        .execute(conn)?;
+    insert_event(
+        conn,
+        id,
+        m.opening_state,
+        m.department_id,
+        None,
+        None,
+        Reason::for_opening(m.opening_state == TicketState::Waiting),
+        m.now,
+    )?;
+    Ok(row)
+}
+
 /// Unique, increasing, never reused: the counter row is updated inside the caller's
 /// transaction, so a rolled-back ticket gives its number back and a committed one keeps it.
 fn next_ticket_number(conn: &mut DbConn) -> Result<i64, StoreError> {
-    diesel::update(counters::table.find("ticket_number"))
+    Ok(diesel::update(counters::table.find("ticket_number"))
         .set(counters::value.eq(counters::value + 1))
-        .execute(conn)?;
-    Ok(counters::table
-        .find("ticket_number")
-        .select(counters::value)
-        .first(conn)?)
+        .returning(counters::value)
+        .get_result(conn)?)
 }

@@ -10,7 +10,9 @@ use diesel::prelude::*;
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, MessageId, OperatorId, TicketId};
 use crate::domain::ticket::{Change, Reason, TicketState};
 use crate::persistence::queries::directory::to_json;
-use crate::persistence::rows::{ContactRow, EventRow, MessageRow, TicketRow, parse, utc};
+use crate::persistence::rows::{
+    ContactRow, EventRow, MessageRow, TicketIsOpen, TicketRow, parse, utc,
+};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, MultiBackend, StoreError};
 use crate::views::{ContactRef, Content, MessageView, Named, TicketView, TimelineEntry};
@@ -107,7 +109,7 @@ pub struct Record {
 /// Applies a decided change (and the message that caused it) in one transaction.
 pub fn record(
     conn: &mut DbConn,
-    r: Record,
+    r: &Record,
 ) -> Result<(TicketView, Option<MessageView>), StoreError> {
     let id = r.ticket_id.to_string();
     let updated = match r.change {
@@ -248,7 +250,7 @@ pub fn tickets(conn: &mut DbConn, f: &TicketFilter) -> Result<Vec<TicketView>, S
 /// Every ticket that is not closed: what the actors are rebuilt from at start-up.
 pub fn open_tickets(conn: &mut DbConn) -> Result<Vec<TicketView>, StoreError> {
     let rows = tickets::table
-        .filter(tickets::state.ne(TicketState::Closed.as_str()))
+        .filter(TicketIsOpen)
         .order(tickets::number.asc())
         .select(TicketRow::as_select())
         .load(conn)?;
