@@ -27,6 +27,7 @@ pub struct DatabaseSettings {
     pub max_batch: usize,
     pub sqlite_synchronous: String,
     pub busy_timeout_ms: u64,
+    pub writers: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +121,9 @@ impl Settings {
         if self.database.read_pool_size == 0 {
             return invalid("database.read_pool_size", "must be at least 1");
         }
+        if self.database.writers == 0 {
+            return invalid("database.writers", "must be at least 1");
+        }
         if self.database.max_batch == 0 {
             return invalid("database.max_batch", "must be at least 1");
         }
@@ -152,6 +156,7 @@ impl Settings {
             max_batch: self.database.max_batch,
             sqlite_synchronous: self.database.sqlite_synchronous.clone(),
             busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
+            writers: self.database.writers,
         }
     }
 }

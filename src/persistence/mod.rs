@@ -1,7 +1,7 @@
-//! Storage behind one narrow interface, [`Store`]: reads run on a blocking pool, writes on one
-//! writer thread that groups whatever is queued into a shared transaction (group commit).
-//! Each queued write runs inside its own savepoint, so one failing write never undoes another,
-//! and every caller hears back only after the shared COMMIT: a reply means durable.
+//! Storage behind one narrow interface, [`Store`]: reads run on a blocking pool, writes on
+//! writer threads (one for SQLite, `database.writers` for PostgreSQL), each grouping whatever
+//! is queued for it into a shared transaction (group commit). One failing write never undoes
+//! another, and every caller hears back only after the shared COMMIT: a reply means durable.
 //!
 //! One diesel code base serves embedded SQLite and PostgreSQL through `DbConn`; the backend
 //! is chosen by the URL's scheme, never by trying each in turn (SQLite accepts any path).
@@ -22,6 +22,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::domain::ids::ChannelId;
 use tokio::sync::oneshot;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -84,6 +86,9 @@ pub struct StoreOptions {
     /// SQLite `synchronous`: `full` survives power loss, `normal` only process crashes.
     pub sqlite_synchronous: String,
     pub busy_timeout: Duration,
+    /// Writer threads, each with its own connection and group commit (PostgreSQL only:
+    /// SQLite has a single write lock, so it always gets one).
+    pub writers: usize,
 }
 
 /// A queued write. It may run twice: optimistically inside a shared transaction, and again on
@@ -133,11 +138,12 @@ pub struct Store {
 struct Inner {
     backend: Backend,
     reads: Pool<Manager>,
-    writes: mpsc::Sender<Box<dyn WriteJob>>,
+    /// One queue per writer thread; a write goes to the writer its key hashes to.
+    writers: Vec<mpsc::Sender<Box<dyn WriteJob>>>,
 }
 
 impl Store {
-    /// Connects, runs pending migrations and starts the writer thread. Blocking: start-up only.
+    /// Connects, runs pending migrations and starts the writer threads. Blocking: start-up only.
     pub fn open(options: &StoreOptions) -> Result<Self, StoreError> {
         let backend = Backend::of(&options.url);
         if backend == Backend::Sqlite
@@ -151,28 +157,42 @@ impl Store {
         let manager = Manager {
             options: options.clone(),
         };
-        let mut writer = manager.connect().map_err(unavailable)?;
-        if let DbConn::Sqlite(c) = &mut writer {
+        let mut first = manager.connect().map_err(unavailable)?;
+        if let DbConn::Sqlite(c) = &mut first {
             c.batch_execute("PRAGMA journal_mode = WAL;")?;
         }
-        run_migrations(&mut writer)?;
+        run_migrations(&mut first)?;
         let reads = Pool::builder()
             .max_size(options.read_pool_size)
             // While the database is away, a request waits this long before its 503.
             .connection_timeout(Duration::from_secs(3))
             .build(manager.clone())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+        let count = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => options.writers.max(1),
+        };
         let max_batch = options.max_batch.max(1);
-        thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || writer_loop(manager, writer, rx, max_batch))
-            .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
+        let mut writers = Vec::with_capacity(count);
+        let mut first = Some(first);
+        for n in 0..count {
+            let conn = match first.take() {
+                Some(c) => c,
+                None => manager.connect().map_err(unavailable)?,
+            };
+            let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+            let manager = manager.clone();
+            thread::Builder::new()
+                .name(format!("store-writer-{n}"))
+                .spawn(move || writer_loop(manager, conn, rx, max_batch))
+                .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
+            writers.push(tx);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
                 reads,
-                writes: tx,
+                writers,
             }),
         })
     }
@@ -205,11 +225,30 @@ impl Store {
         f(&mut conn)
     }
 
-    /// Runs `f` inside the writer's next shared transaction and returns its result once that
+    /// Runs `f` inside a writer's next shared transaction and returns its result once that
     /// transaction has committed. If `f` fails, none of its work is kept and nothing else is
     /// lost: `f` may therefore run twice (see [`writer_loop`]), so it must not move what it
-    /// captures out of itself.
+    /// captures out of itself. Writes without a key all go to the first writer, in order.
     pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(0, f).await
+    }
+
+    /// [`Store::write`] on the writer that `key` hashes to. Writes with equal keys run in the
+    /// order they were made; the key of everything about one conversation is
+    /// [`conversation_key`], so a ticket's writes never race each other across connections.
+    pub async fn write_keyed<T, F>(&self, key: u64, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.send(key as usize % self.inner.writers.len(), f).await
+    }
+
+    async fn send<T, F>(&self, writer: usize, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
@@ -220,14 +259,21 @@ impl Store {
             outcome: None,
             reply,
         });
-        self.inner
-            .writes
+        self.inner.writers[writer]
             .send(job)
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;
         answer
             .await
             .map_err(|_| StoreError::Unavailable("the writer dropped a write".into()))?
     }
+}
+
+/// The write key of a customer's conversation on a channel: inbound messages and operators'
+/// changes of its ticket share it, so they reach the database in the order they were made.
+pub fn conversation_key(channel: ChannelId, phone: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    // A fixed-seed hasher: the key only spreads load, it needs no protection from collisions.
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((channel, phone))
 }
 
 /// One connection to `url` (SQLite path or `postgres://` URL), outside any pool: for tools and
@@ -240,6 +286,7 @@ pub fn connect(url: &str) -> Result<DbConn, StoreError> {
             max_batch: 1,
             sqlite_synchronous: "full".into(),
             busy_timeout: Duration::from_secs(5),
+            writers: 1,
         },
     }
     .connect()

@@ -16,6 +16,8 @@ fn open(db: &TestDb) -> Store {
         max_batch: 64,
         sqlite_synchronous: "normal".into(),
         busy_timeout: Duration::from_secs(5),
+        // Several writers on PostgreSQL (SQLite always has one).
+        writers: 4,
     })
     .expect("store opens")
 }
@@ -84,4 +86,42 @@ async fn failed_writes_in_a_shared_commit_undo_only_themselves() {
         }
     }
     assert_eq!(names(&store).await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_with_one_key_keep_their_order_across_writers() {
+    let db = TestDb::new();
+    let store = open(&db);
+    // Each write needs the one before it with the same key to be committed already.
+    let write = |key: u64, seq: u32| {
+        let store = store.clone();
+        async move {
+            store
+                .write_keyed(key, move |c| {
+                    let previous = format!("w{key}-{:03}", seq.wrapping_sub(1));
+                    let before: i64 = counters::table
+                        .filter(counters::name.eq(&previous))
+                        .count()
+                        .get_result(c)?;
+                    if seq > 0 && before == 0 {
+                        return Err(StoreError::Corrupt(format!("{previous} is not there yet")));
+                    }
+                    diesel::insert_into(counters::table)
+                        .values((
+                            counters::name.eq(format!("w{key}-{seq:03}")),
+                            counters::value.eq(1i64),
+                        ))
+                        .execute(c)?;
+                    Ok(())
+                })
+                .await
+        }
+    };
+    // Futures are first polled, and so queued, in the order they are listed.
+    let all = (0..30u32).flat_map(|seq| (0..8u64).map(move |key| (key, seq)));
+    let results = futures_util::future::join_all(all.map(|(key, seq)| write(key, seq))).await;
+    for r in &results {
+        assert!(r.is_ok(), "{r:?}");
+    }
+    assert_eq!(names(&store).await.len(), 8 * 30);
 }

@@ -20,6 +20,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::ids::{OperatorId, TicketId};
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::{Placement, Viewer, can_see};
+use crate::persistence::conversation_key;
 use crate::persistence::queries::inbound::{self, Ingest};
 use crate::views::{DepartmentView, TicketView};
 
@@ -193,6 +194,7 @@ impl Handler<Inbound> for DepartmentActor {
             now: now.naive_utc(),
         };
         let registry = self.registry.clone();
+        let key = conversation_key(ingest.channel_id, &ingest.phone);
         let span = tracing::info_span!(
             "inbound",
             department = %self.view.id,
@@ -203,7 +205,7 @@ impl Handler<Inbound> for DepartmentActor {
             async move {
                 let stored = registry
                     .store
-                    .write(move |c| inbound::ingest(c, &ingest))
+                    .write_keyed(key, move |c| inbound::ingest(c, &ingest))
                     .await?;
                 registry.deliver_inbound(&stored);
                 Ok(stored)

@@ -18,6 +18,7 @@ use crate::domain::ids::TicketId;
 use crate::domain::template::{Variables, expand};
 use crate::domain::ticket::{Action, TicketState, decide};
 use crate::domain::visibility::Placement;
+use crate::persistence::conversation_key;
 use crate::persistence::queries::directory::to_json;
 use crate::persistence::queries::{directory, tickets};
 use crate::views::{Content, MessageView, TicketView};
@@ -215,9 +216,10 @@ async fn run_command(
         classification,
         now: Utc::now().naive_utc(),
     };
+    let key = conversation_key(view.channel.id, &view.contact.phone);
     let (ticket, message) = registry
         .store
-        .write(move |c| tickets::record(c, &record))
+        .write_keyed(key, move |c| tickets::record(c, &record))
         .await?;
     if let Some(change) = change {
         tracing::info!(

@@ -215,10 +215,14 @@ fn open_ticket(
     m: &Ingest,
     contact: &ContactRow,
 ) -> Result<TicketRow, StoreError> {
+    // The number first: its counter row stays locked until commit on PostgreSQL, so ids
+    // (UUIDv7, ordered by time) taken after it sort in the same order as the numbers even
+    // when several writers open tickets at once.
+    let number = next_ticket_number(conn)?;
     let id = TicketId::new();
     let row = TicketRow {
         id: id.to_string(),
-        number: next_ticket_number(conn)?,
+        number,
         state: m.opening_state.as_str().into(),
         contact_id: contact.id.clone(),
         channel_id: m.channel_id.to_string(),
