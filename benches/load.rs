@@ -676,6 +676,14 @@ async fn sweep(base: &Args) -> anyhow::Result<()> {
         .await?;
         log(&single, &format!("{backend} single client"));
         all.push(single);
+        // More concurrent clients: group commit grows its batches with the queue.
+        let wide = scenario(&Args {
+            clients: 32,
+            ..args.clone()
+        })
+        .await?;
+        log(&wide, &format!("{backend} 32 clients"));
+        all.push(wide);
     }
     for operators in [10, 1000] {
         let departments = if operators >= 1000 {

@@ -30,6 +30,7 @@ enum Cmd {
 }
 
 fn main() -> anyhow::Result<()> {
+    pin_mmap_threshold();
     let cli = Cli::parse();
     telemetry::init();
     let settings = Settings::load(&cli.config)?;
@@ -51,4 +52,17 @@ async fn serve(
     let app = startup::build(&settings, prepared, listener)?;
     tracing::info!(listen = %settings.listen, database = %settings.database.url, "switchboard ready");
     app.run_until_signal().await
+}
+
+/// Every password hash (argon2id) allocates 19 MiB. glibc serves such a block with `mmap` and
+/// returns it on free, but its dynamic threshold then rises above 19 MiB, so later hashes come
+/// from the heap arenas, which keep the memory: a login burst left ~250 MiB resident for good.
+/// A fixed threshold keeps big blocks on `mmap` (measured: 20 MiB resident after 20
+/// concurrent logins instead of 250 MiB).
+fn pin_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only tunes the allocator; called first thing, before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
 }
