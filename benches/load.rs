@@ -62,6 +62,10 @@ struct Args {
     /// Run the documented sweep and write BENCHMARKS.md and benches/results/.
     #[arg(long)]
     sweep: bool,
+    /// Rewrite BENCHMARKS.md from the last sweep's benches/results/sweep.jsonl and
+    /// benches/analysis.md, without measuring again.
+    #[arg(long)]
+    render: bool,
     /// Cargo passes --bench to every bench target.
     #[arg(long, hide = true)]
     bench: bool,
@@ -73,6 +77,9 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    if args.render {
+        return render_saved();
+    }
     rt.block_on(async move {
         if args.sweep {
             sweep(&args).await
@@ -268,6 +275,50 @@ impl Report {
             "rss_peak_mib": self.rss_peak_mib, "restart_to_ready_s": self.restart_s,
         })
     }
+}
+
+impl Report {
+    /// The inverse of [`Report::json`], for re-rendering a saved sweep.
+    fn from_json(v: &Value) -> anyhow::Result<Self> {
+        let f = |k: &str| v[k].as_f64().ok_or_else(|| anyhow::anyhow!("sweep.jsonl: no {k}"));
+        let u = |k: &str| f(k).map(|x| x as usize);
+        let operators = u("operators")?;
+        Ok(Self {
+            args_backend: v["backend"].as_str().unwrap_or_default().to_owned(),
+            operators,
+            sockets_per_operator: u("sockets")? / operators.max(1),
+            departments: u("departments")?,
+            clients: u("clients")?,
+            tickets: u("open_tickets")?,
+            offered: f("offered_rate")?,
+            baseline_rps: f("baseline_rps")?,
+            baseline_p50_ms: f("baseline_p50_ms")?,
+            baseline_p99_ms: f("baseline_p99_ms")?,
+            sent: f("sent")? as u64,
+            errors: f("errors")? as u64,
+            rps: f("rps")?,
+            delivered: f("delivered")? as u64,
+            expected: f("expected_deliveries")? as u64,
+            p50_ms: f("p50_ms")?,
+            p99_ms: f("p99_ms")?,
+            p999_ms: f("p999_ms")?,
+            cpu_cores: f("daemon_cpu_cores")?,
+            rss_idle_mib: f("rss_after_setup_mib")?,
+            rss_peak_mib: f("rss_peak_mib")?,
+            restart_s: v["restart_to_ready_s"].as_f64(),
+        })
+    }
+}
+
+fn render_saved() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let saved = std::fs::read_to_string(root.join("benches/results/sweep.jsonl"))?;
+    let all = saved
+        .lines()
+        .map(|l| Report::from_json(&serde_json::from_str(l)?))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    std::fs::write(root.join("BENCHMARKS.md"), render_markdown(&all))?;
+    Ok(())
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
