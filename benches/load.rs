@@ -280,7 +280,10 @@ impl Report {
 impl Report {
     /// The inverse of [`Report::json`], for re-rendering a saved sweep.
     fn from_json(v: &Value) -> anyhow::Result<Self> {
-        let f = |k: &str| v[k].as_f64().ok_or_else(|| anyhow::anyhow!("sweep.jsonl: no {k}"));
+        let f = |k: &str| {
+            v[k].as_f64()
+                .ok_or_else(|| anyhow::anyhow!("sweep.jsonl: no {k}"))
+        };
         let u = |k: &str| f(k).map(|x| x as usize);
         let operators = u("operators")?;
         Ok(Self {

@@ -125,3 +125,44 @@ async fn writes_with_one_key_keep_their_order_across_writers() {
     }
     assert_eq!(names(&store).await.len(), 8 * 30);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_wal_is_checkpointed_beside_the_writer() {
+    // SQLite whatever the suite's backend: the checkpointer exists only there.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wal.sqlite3");
+    let store = open(&TestDb::at(&path.display().to_string()));
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let before = size();
+    // About 2 MiB of rows, committed by the writer, which never checkpoints itself.
+    let mut writes = Vec::new();
+    for i in 0..2000 {
+        let store = store.clone();
+        writes.push(tokio::spawn(async move {
+            store
+                .write(move |c| {
+                    diesel::insert_into(counters::table)
+                        .values((
+                            counters::name.eq(format!("w{i:04}-{}", "x".repeat(1000))),
+                            counters::value.eq(i as i64),
+                        ))
+                        .execute(c)?;
+                    Ok(())
+                })
+                .await
+        }));
+    }
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    // The pages reach the database file itself only through a checkpoint.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while size() < before + 1024 * 1024 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        size() >= before + 1024 * 1024,
+        "database file {} bytes, {before} before the writes",
+        size()
+    );
+}
