@@ -97,6 +97,10 @@ async fn malformed_and_invalid_bodies_name_the_problem() {
             json!({"from": {"phone": "+5491100000001"}, "location": {"latitude": 123, "longitude": 0}}),
             "latitude",
         ),
+        (
+            json!({"from": {"phone": "+5491100000001"}, "text": "hola", "priority": "high"}),
+            "priority",
+        ),
     ];
     for (body, field) in cases {
         let (status, err) = app.post(&inbound, &app.admin, body.clone()).await;
