@@ -547,8 +547,14 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
                         let _ = r.bytes().await;
                         expected.fetch_add(members[d], Ordering::Relaxed);
                     }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
+                    other => {
+                        // The first few failures are shown: a number alone explains nothing.
+                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                            match other {
+                                Ok(r) => eprintln!("inbound failed: {} {}", r.status(), r.text().await.unwrap_or_default()),
+                                Err(e) => eprintln!("inbound failed: {e}"),
+                            }
+                        }
                     }
                 }
             }

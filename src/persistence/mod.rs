@@ -65,6 +65,18 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A lock SQLite could not get within `busy_timeout` is a busy database, not a bug.
+    fn busy_is_unavailable(self) -> Self {
+        match self {
+            StoreError::Query(diesel::result::Error::DatabaseError(_, ref info))
+                if info.message().contains("database is locked") =>
+            {
+                StoreError::Unavailable(info.message().to_owned())
+            }
+            other => other,
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,
@@ -114,7 +126,8 @@ where
 {
     fn run(&mut self, conn: &mut DbConn) -> bool {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (self.f)(conn)))
-            .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())));
+            .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())))
+            .map_err(StoreError::busy_is_unavailable);
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
         ok
@@ -218,7 +231,7 @@ impl Store {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = inner.reads.get().map_err(unavailable)?;
-            f(&mut conn)
+            f(&mut conn).map_err(StoreError::busy_is_unavailable)
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
@@ -389,21 +402,35 @@ enum Together {
 }
 
 /// Runs `jobs` in one transaction, stopping at the first that fails.
+///
+/// On SQLite the transaction begins `IMMEDIATE`, taking the write lock up front: a deferred
+/// `BEGIN` would take it only at the first write, and SQLite refuses — without waiting — to
+/// turn a read transaction into a write one while another connection (the checkpointer)
+/// holds the lock. Diesel's transaction manager is bypassed for that; writes never open
+/// transactions of their own.
 fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
-    let mut failed = false;
-    let result = conn.transaction::<(), diesel::result::Error, _>(|c| {
-        for job in jobs.iter_mut() {
-            if !job.run(c) {
-                failed = true;
-                return Err(diesel::result::Error::RollbackTransaction);
-            }
+    let begin = match conn {
+        DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+        DbConn::Pg(_) => "BEGIN",
+    };
+    if let Err(e) = conn.batch_execute(begin) {
+        return Together::Broken(e.to_string());
+    }
+    for job in jobs.iter_mut() {
+        if !job.run(conn) {
+            return match conn.batch_execute("ROLLBACK") {
+                Ok(()) => Together::Failed,
+                Err(e) => Together::Broken(e.to_string()),
+            };
         }
-        Ok(())
-    });
-    match result {
+    }
+    match conn.batch_execute("COMMIT") {
         Ok(()) => Together::Committed,
-        Err(_) if failed => Together::Failed,
-        Err(e) => Together::Broken(e.to_string()),
+        Err(e) => {
+            // Leave no transaction open behind a failed commit (it may already be gone).
+            let _ = conn.batch_execute("ROLLBACK");
+            Together::Broken(e.to_string())
+        }
     }
 }
 
