@@ -448,7 +448,9 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     let capacity = 4_000_000usize;
     let sent_at: Arc<Vec<AtomicU64>> = Arc::new((0..capacity).map(|_| AtomicU64::new(0)).collect());
     let (hist_tx, mut hist_rx) = tokio::sync::mpsc::unbounded_channel::<(Histogram<u64>, u64)>();
-    let stop = Arc::new(tokio::sync::Notify::new());
+    // A watch, not a Notify: `notify_waiters` misses a task that is busy with a frame at that
+    // instant, and one such socket task kept a 10,000-socket run waiting forever.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let ws_base = daemon.base.replace("http://", "ws://");
     let mut ready = Vec::new();
     let sockets = tokens
@@ -457,7 +459,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     for token in sockets {
         let (ws, _) =
             tokio_tungstenite::connect_async(format!("{ws_base}/api/v1/ws?token={token}")).await?;
-        let (sent_at, hist_tx, stop) = (sent_at.clone(), hist_tx.clone(), stop.clone());
+        let (sent_at, hist_tx, mut stopped) = (sent_at.clone(), hist_tx.clone(), stopped.clone());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         ready.push(ready_rx);
         tokio::spawn(async move {
@@ -468,7 +470,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
             loop {
                 let frame = tokio::select! {
                     f = ws.next() => f,
-                    _ = stop.notified() => None,
+                    _ = stopped.changed() => None,
                 };
                 let Some(Ok(frame)) = frame else { break };
                 let Ok(text) = frame.to_text() else { continue };
@@ -567,7 +569,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     let (cpu1, _, _) = daemon.usage();
     // Let the last events arrive, then close the sockets and merge.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    stop.notify_waiters();
+    let _ = stop.send(true);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     let mut delivered = 0;
     while let Some((h, n)) = hist_rx.recv().await {
