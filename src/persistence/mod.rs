@@ -22,9 +22,9 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio::sync::oneshot;
 
 use crate::domain::ids::ChannelId;
-use tokio::sync::oneshot;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -243,7 +243,7 @@ impl Store {
         f: impl FnOnce(&mut DbConn) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut conn = self.inner.reads.get().map_err(unavailable)?;
-        f(&mut conn)
+        f(&mut conn).map_err(StoreError::busy_is_unavailable)
     }
 
     /// Runs `f` inside a writer's next shared transaction and returns its result once that
