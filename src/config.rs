@@ -157,6 +157,7 @@ impl Settings {
             sqlite_synchronous: self.database.sqlite_synchronous.clone(),
             busy_timeout: Duration::from_millis(self.database.busy_timeout_ms),
             writers: self.database.writers,
+            wal_restart_frames: crate::persistence::WAL_RESTART_FRAMES,
         }
     }
 }

@@ -101,6 +101,9 @@ pub struct StoreOptions {
     /// Writer threads, each with its own connection and group commit (PostgreSQL only:
     /// SQLite has a single write lock, so it always gets one).
     pub writers: usize,
+    /// SQLite: WAL frames (pages) past which the checkpointer forces a `RESTART` checkpoint;
+    /// [`WAL_RESTART_FRAMES`] unless a test wants to provoke one.
+    pub wal_restart_frames: i64,
 }
 
 /// A queued write. It may run twice: optimistically inside a shared transaction, and again on
@@ -308,6 +311,7 @@ pub fn connect(url: &str) -> Result<DbConn, StoreError> {
             sqlite_synchronous: "full".into(),
             busy_timeout: Duration::from_secs(5),
             writers: 1,
+            wal_restart_frames: WAL_RESTART_FRAMES,
         },
     }
     .connect()
@@ -449,7 +453,7 @@ fn writer_setup(conn: &mut DbConn) -> Result<(), StoreError> {
 /// waits for the writer, copies what is left and makes the next commit start the WAL afresh.
 /// Under steady writes a `PASSIVE` checkpoint rarely finds the WAL idle, so without this the
 /// file would only grow.
-const WAL_RESTART_FRAMES: i64 = 16_384;
+pub const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// Checkpoints SQLite's WAL every 100 ms from its own connection, beside the writer (a
 /// `PASSIVE` checkpoint takes no lock a writer needs). Stops when the sender is dropped.
@@ -476,7 +480,7 @@ fn spawn_checkpointer(manager: Manager) -> Result<mpsc::Sender<()>, StoreError> 
                         .get_result::<Checkpoint>(c)
                 };
                 match run("PASSIVE") {
-                    Ok(done) if done.log > WAL_RESTART_FRAMES => {
+                    Ok(done) if done.log > manager.options.wal_restart_frames => {
                         if let Err(e) = run("RESTART") {
                             tracing::warn!(error = %e, "WAL checkpoint (restart) failed");
                         }

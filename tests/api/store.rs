@@ -5,11 +5,15 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use switchboard::persistence::schema::counters;
-use switchboard::persistence::{Store, StoreError, StoreOptions};
+use switchboard::persistence::{Store, StoreError, StoreOptions, WAL_RESTART_FRAMES};
 
 use crate::helpers::TestDb;
 
 fn open(db: &TestDb) -> Store {
+    open_with(db, WAL_RESTART_FRAMES)
+}
+
+fn open_with(db: &TestDb, wal_restart_frames: i64) -> Store {
     Store::open(&StoreOptions {
         url: db.url.clone(),
         read_pool_size: 2,
@@ -18,6 +22,7 @@ fn open(db: &TestDb) -> Store {
         busy_timeout: Duration::from_secs(5),
         // Several writers on PostgreSQL (SQLite always has one).
         writers: 4,
+        wal_restart_frames,
     })
     .expect("store opens")
 }
@@ -165,4 +170,44 @@ async fn sqlite_wal_is_checkpointed_beside_the_writer() {
         "database file {} bytes, {before} before the writes",
         size()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_wait_for_a_restart_checkpoint_instead_of_failing() {
+    // A RESTART checkpoint holds SQLite's write lock; a writer that took it lazily (a deferred
+    // BEGIN) would fail at once with "database is locked" instead of waiting.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("restart.sqlite3");
+    // Any WAL past 8 pages makes the checkpointer restart it, every 100 ms.
+    let store = open_with(&TestDb::at(&path.display().to_string()), 8);
+    let started = std::time::Instant::now();
+    let mut round = 0;
+    // Long enough for several checkpoints to land between writes.
+    while started.elapsed() < Duration::from_millis(1500) {
+        let mut writes = Vec::new();
+        for i in 0..50 {
+            let store = store.clone();
+            writes.push(tokio::spawn(async move {
+                store
+                    .write(move |c| {
+                        // A read first, as every real write does, then the write itself.
+                        let _: i64 = counters::table.count().get_result(c)?;
+                        diesel::insert_into(counters::table)
+                            .values((
+                                counters::name
+                                    .eq(format!("w{round:03}-{i:02}-{}", "x".repeat(500))),
+                                counters::value.eq(1i64),
+                            ))
+                            .execute(c)?;
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        for w in writes {
+            let outcome = w.await.unwrap();
+            assert!(outcome.is_ok(), "round {round}: {outcome:?}");
+        }
+        round += 1;
+    }
 }
