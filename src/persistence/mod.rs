@@ -370,20 +370,14 @@ fn writer_loop(
                     "a write failed; running the batch one by one"
                 );
                 for mut job in batch {
-                    let commit = match run_together(c, std::slice::from_mut(&mut job)) {
-                        Together::Broken(e) => Err(e),
-                        Together::Committed | Together::Failed => Ok(()),
-                    };
+                    let commit = run_together(c, std::slice::from_mut(&mut job)).commit();
                     broken |= commit.is_err();
                     job.finish(commit);
                 }
             }
             outcome => {
                 // A lone failing write was rolled back alone: its caller hears its own error.
-                let commit = match outcome {
-                    Together::Broken(e) => Err(e),
-                    Together::Committed | Together::Failed => Ok(()),
-                };
+                let commit = outcome.commit();
                 broken = commit.is_err();
                 tracing::trace!(writes = size, ok = !broken, "group commit");
                 for job in batch {
@@ -403,6 +397,16 @@ enum Together {
     Failed,
     /// BEGIN or COMMIT failed: no write's outcome can be trusted.
     Broken(String),
+}
+
+impl Together {
+    /// What the writes' callers are told: their own outcome unless the transaction broke.
+    fn commit(self) -> Result<(), String> {
+        match self {
+            Together::Broken(e) => Err(e),
+            Together::Committed | Together::Failed => Ok(()),
+        }
+    }
 }
 
 /// Runs `jobs` in one transaction, stopping at the first that fails.

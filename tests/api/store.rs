@@ -144,17 +144,7 @@ async fn sqlite_wal_is_checkpointed_beside_the_writer() {
     for i in 0..2000 {
         let store = store.clone();
         writes.push(tokio::spawn(async move {
-            store
-                .write(move |c| {
-                    diesel::insert_into(counters::table)
-                        .values((
-                            counters::name.eq(format!("w{i:04}-{}", "x".repeat(1000))),
-                            counters::value.eq(i as i64),
-                        ))
-                        .execute(c)?;
-                    Ok(())
-                })
-                .await
+            write_counter(&store, format!("w{i:04}-{}", "x".repeat(1000)), false).await
         }));
     }
     for w in writes {
