@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context as _;
-use chrono::Utc;
 use tracing_actix_web::TracingLogger;
 
 use crate::actors::registry::Registry;
@@ -152,7 +151,7 @@ fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<()> {
         password_hash: &hash,
         role: Role::Admin,
         department_ids: &[],
-        created_at: Utc::now().naive_utc(),
+        created_at: crate::persistence::now().naive_utc(),
     };
     // A one-off write before the server starts: no other writer exists yet.
     store.read_blocking(|c| directory::insert_operator(c, &op))?;

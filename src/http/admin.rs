@@ -2,7 +2,6 @@
 //! may read departments and operators (the console needs them to transfer); only admins create.
 
 use actix_web::{HttpResponse, web};
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::auth::{AdminAuth, OperatorAuth, new_api_key, secret_hash};
@@ -82,7 +81,7 @@ async fn create_department(
         holidays: b.holidays,
         out_of_hours_message,
         required_fields: b.required_fields,
-        created_at: Utc::now(),
+        created_at: crate::persistence::now(),
     };
     let stored = view.clone();
     state
@@ -187,7 +186,7 @@ async fn create_operator(
     let password = b.password;
     let password_hash = super::password::hash(password).await?;
     let id = OperatorId::new();
-    let now = Utc::now().naive_utc();
+    let now = crate::persistence::now().naive_utc();
     let operator = state
         .store
         .write(move |c| {
@@ -294,7 +293,7 @@ async fn create_channel(
         name,
         kind: b.kind,
         department_id,
-        created_at: Utc::now(),
+        created_at: crate::persistence::now(),
     };
     let stored = view.clone();
     state
@@ -329,7 +328,7 @@ async fn create_api_key(
     let key = new_api_key();
     let hash = secret_hash(&key);
     let id = ApiKeyId::new();
-    let now = Utc::now();
+    let now = crate::persistence::now();
     let stored_name = name.clone();
     state
         .store

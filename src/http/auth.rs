@@ -12,7 +12,6 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use actix_web::{FromRequest, HttpRequest, HttpResponse, dev::Payload, web};
-use chrono::Utc;
 use rand::RngCore;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -111,7 +110,7 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Option<Principal
             .await?
             .map(Principal::Integration)
     } else if secret.starts_with(TOKEN_PREFIX) {
-        let now = Utc::now().naive_utc();
+        let now = crate::persistence::now().naive_utc();
         state
             .store
             .read(move |c| directory::viewer_by_token(c, &key, now))
@@ -243,7 +242,7 @@ async fn login(
     };
     let token = new_secret(TOKEN_PREFIX);
     let hash = secret_hash(&token);
-    let now = Utc::now().naive_utc();
+    let now = crate::persistence::now().naive_utc();
     let expires = now + state.token_ttl;
     let id = operator.id;
     state

@@ -2,13 +2,15 @@
 //! A `2xx` means the message is committed; a repeated `external_id` stores nothing twice.
 
 use actix_web::{HttpResponse, web};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::IntegrationAuth;
 use super::{AppState, ContentBody, validate_phone};
 use crate::actors::department::Inbound;
 use crate::domain::ids::ChannelId;
 use crate::error::ApiError;
+use crate::persistence::queries::inbound::TicketRef;
+use crate::views::MessageView;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/channels/{id}/messages", web::post().to(receive));
@@ -74,13 +76,21 @@ async fn receive(
         })
         .await
         .map_err(|_| ApiError::internal())??;
-    let body = serde_json::json!({
-        "ticket": stored.ticket,
-        "message": stored.messages.first(),
-    });
+    // Serialized straight from the views: no intermediate `serde_json::Value` on the hot path.
+    let body = Stored {
+        ticket: &stored.ticket,
+        message: stored.messages.first(),
+    };
     Ok(if stored.duplicate {
         HttpResponse::Ok().json(body)
     } else {
         HttpResponse::Created().json(body)
     })
+}
+
+/// The answer to an inbound message: the ticket it joined and the message as stored.
+#[derive(Serialize)]
+struct Stored<'a> {
+    ticket: &'a TicketRef,
+    message: Option<&'a MessageView>,
 }

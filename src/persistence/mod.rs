@@ -9,6 +9,7 @@
 pub mod queries;
 mod rows;
 pub mod schema;
+mod wal_sync;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio::sync::oneshot;
 
+use self::wal_sync::WalSync;
 use crate::domain::ids::ChannelId;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -179,8 +181,14 @@ impl Store {
         if let DbConn::Sqlite(c) = &mut first {
             c.batch_execute("PRAGMA journal_mode = WAL;")?;
         }
-        writer_setup(&mut first)?;
         run_migrations(&mut first)?;
+        // SQLite's durable commits get their fsync from the WAL sync stage (see `wal_sync`);
+        // a URI or in-memory database keeps SQLite's own.
+        let sync_stage = backend == Backend::Sqlite
+            && matches!(options.sqlite_synchronous.as_str(), "full" | "extra")
+            && !options.url.starts_with("file:")
+            && !options.url.contains(":memory:");
+        writer_setup(&mut first, sync_stage)?;
         let reads = Pool::builder()
             .max_size(options.read_pool_size)
             // While the database is away, a request waits this long before its 503.
@@ -201,9 +209,15 @@ impl Store {
             };
             let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
             let manager = manager.clone();
+            let sync = match sync_stage {
+                true => Some(WalSync::spawn(&options.url).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot start the WAL sync: {e}"))
+                })?),
+                false => None,
+            };
             thread::Builder::new()
                 .name(format!("store-writer-{n}"))
-                .spawn(move || writer_loop(manager, conn, rx, max_batch))
+                .spawn(move || writer_loop(manager, conn, rx, max_batch, sync))
                 .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
             writers.push(tx);
         }
@@ -292,6 +306,15 @@ impl Store {
     }
 }
 
+/// The current time at the precision both backends store (PostgreSQL keeps microseconds), so
+/// a timestamp a write returns is the one every later read returns.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::DurationRound;
+    let now = chrono::Utc::now();
+    now.duration_trunc(chrono::TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
 /// The write key of a customer's conversation on a channel: inbound messages and operators'
 /// changes of its ticket share it, so they reach the database in the order they were made.
 pub fn conversation_key(channel: ChannelId, phone: &str) -> u64 {
@@ -327,7 +350,9 @@ fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
 }
 
 /// The writer thread: take what is queued (up to `max_batch`), run it in one transaction,
-/// commit once, then answer every caller. Reconnects after the database comes back.
+/// commit once, then answer every caller (on SQLite with `full` durability, after the WAL sync
+/// stage has made the commit durable: see [`wal_sync`]). Reconnects after the database comes
+/// back.
 ///
 /// Writes rarely fail, so a batch runs optimistically, with no savepoint per write (on SQLite a
 /// savepoint pair costs more than the typical write). If one write fails, the whole
@@ -338,6 +363,7 @@ fn writer_loop(
     conn: DbConn,
     rx: mpsc::Receiver<Box<dyn WriteJob>>,
     max_batch: usize,
+    wal_sync: Option<WalSync>,
 ) {
     let mut conn = Some(conn);
     while let Ok(first) = rx.recv() {
@@ -352,7 +378,7 @@ fn writer_loop(
             conn = manager
                 .connect()
                 .ok()
-                .and_then(|mut c| writer_setup(&mut c).ok().map(|()| c));
+                .and_then(|mut c| writer_setup(&mut c, wal_sync.is_some()).ok().map(|()| c));
         }
         let Some(c) = conn.as_mut() else {
             for job in batch {
@@ -363,25 +389,34 @@ fn writer_loop(
         let size = batch.len();
         let outcome = run_together(c, &mut batch);
         let mut broken = false;
-        match outcome {
+        let answered: Vec<_> = match outcome {
             Together::Failed if size > 1 => {
                 tracing::debug!(
                     writes = size,
                     "a write failed; running the batch one by one"
                 );
-                for mut job in batch {
-                    let commit = run_together(c, std::slice::from_mut(&mut job)).commit();
-                    broken |= commit.is_err();
-                    job.finish(commit);
-                }
+                batch
+                    .into_iter()
+                    .map(|mut job| {
+                        let commit = run_together(c, std::slice::from_mut(&mut job)).commit();
+                        broken |= commit.is_err();
+                        (job, commit)
+                    })
+                    .collect()
             }
             outcome => {
                 // A lone failing write was rolled back alone: its caller hears its own error.
                 let commit = outcome.commit();
                 broken = commit.is_err();
                 tracing::trace!(writes = size, ok = !broken, "group commit");
-                for job in batch {
-                    job.finish(commit.clone());
+                batch.into_iter().map(|job| (job, commit.clone())).collect()
+            }
+        };
+        match &wal_sync {
+            Some(sync) => sync.finish_after_sync(answered),
+            None => {
+                for (job, commit) in answered {
+                    job.finish(commit);
                 }
             }
         }
@@ -445,10 +480,14 @@ fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
 /// A writer connection never checkpoints SQLite's WAL itself: a checkpoint copies up to a
 /// thousand pages into the database file and fsyncs it, and on the writer that stalled every
 /// write queued behind it (the p99 of inbound messages was that stall). The checkpointer
-/// thread does it instead.
-fn writer_setup(conn: &mut DbConn) -> Result<(), StoreError> {
+/// thread does it instead. With `wal_sync`, its commits do not fsync either: the WAL sync
+/// stage does, before anyone is answered.
+fn writer_setup(conn: &mut DbConn, wal_sync: bool) -> Result<(), StoreError> {
     if let DbConn::Sqlite(c) = conn {
         c.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
+        if wal_sync {
+            c.batch_execute("PRAGMA synchronous = NORMAL;")?;
+        }
     }
     Ok(())
 }

@@ -20,11 +20,27 @@ async fn inbound_opens_a_waiting_ticket_and_later_messages_join_it() {
         .await;
     assert_eq!(t["contact"]["name"], "Cliente");
     assert_eq!(t["contact"]["id"], first["ticket"]["contact_id"]);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let second = app
         .inbound(&channel, "+5491100000001", "¿Hay alguien?")
         .await;
     assert_eq!(second["ticket"]["id"], first["ticket"]["id"]);
     assert_eq!(second["ticket"]["number"], first["ticket"]["number"]);
+    // A later message is activity: the stored ticket's last update moves to it.
+    let (_, after) = app
+        .get(&format!("/api/v1/tickets/{ticket}"), &app.admin)
+        .await;
+    let at =
+        |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
+    assert!(
+        at(&after["updated_at"]) > at(&t["updated_at"]),
+        "updated_at stayed at {} after a new message",
+        after["updated_at"]
+    );
+    assert_eq!(
+        at(&after["updated_at"]),
+        at(&second["message"]["created_at"])
+    );
 
     let other = app.inbound(&channel, "+5491100000002", "Buenas").await;
     assert!(other["ticket"]["number"].as_i64() > first["ticket"]["number"].as_i64());

@@ -176,7 +176,7 @@ impl Handler<Inbound> for DepartmentActor {
     type Result = ResponseFuture<<Inbound as Message>::Result>;
 
     fn handle(&mut self, msg: Inbound, _: &mut Self::Context) -> Self::Result {
-        let now = Utc::now();
+        let now = crate::persistence::now();
         let open = self.calendar.is_open(now);
         let auto_reply = match (&self.view.out_of_hours_message, open) {
             (Some(text), false) => Some((self.view.name.clone(), text.clone())),

@@ -8,7 +8,6 @@ mod messages;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use chrono::Utc;
 use tracing::Instrument;
 
 pub use self::messages::*;
@@ -214,7 +213,7 @@ async fn run_command(
         by_name: cmd.by_name,
         message,
         classification,
-        now: Utc::now().naive_utc(),
+        now: crate::persistence::now().naive_utc(),
     };
     let key = conversation_key(view.channel.id, &view.contact.phone);
     let (ticket, message) = registry
