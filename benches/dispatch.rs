@@ -16,11 +16,14 @@ use switchboard::actors::department::{DepartmentActor, Subscribe, TicketChanged}
 use switchboard::actors::operator::Push;
 use switchboard::actors::registry::Registry;
 use switchboard::domain::calendar::Calendar;
-use switchboard::domain::ids::{ChannelId, ContactId, DepartmentId, OperatorId, TicketId};
+use switchboard::domain::ids::{ChannelId, ContactId, OperatorId, TicketId};
 use switchboard::domain::ticket::TicketState;
 use switchboard::domain::visibility::{Role, Viewer};
 use switchboard::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
 use switchboard::views::{ContactRef, DepartmentView, Named, TicketView};
+
+mod support;
+use support::department_view;
 
 /// Stands in for an operator's WebSocket session: counts the events it is handed.
 struct Session {
@@ -37,23 +40,6 @@ impl Handler<Push> for Session {
     fn handle(&mut self, msg: Push, _: &mut Self::Context) {
         std::hint::black_box(&msg.0);
         self.received.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-fn department_view() -> DepartmentView {
-    let day = vec![["00:00".to_owned(), "24:00".to_owned()]];
-    DepartmentView {
-        id: DepartmentId::new(),
-        name: "Ventas".into(),
-        timezone: "UTC".into(),
-        business_hours: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-            .iter()
-            .map(|d| (d.to_string(), day.clone()))
-            .collect(),
-        holidays: vec![],
-        out_of_hours_message: None,
-        required_fields: vec![],
-        created_at: Utc::now(),
     }
 }
 

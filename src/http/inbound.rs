@@ -69,6 +69,7 @@ async fn receive(
         .addr
         .send(Inbound {
             channel_id: channel.id,
+            channel_name: channel.name,
             external_id,
             phone,
             name,

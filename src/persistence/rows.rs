@@ -104,7 +104,12 @@ pub(crate) struct ContactRow {
     pub name_edited: bool,
 }
 
-#[derive(Queryable, Selectable, Insertable, Clone)]
+// Rows are inserted column by column (`col.eq(value)` tuples), never as `Insertable` structs:
+// a struct leaves its `None` columns out, so its SQL changes with the values and diesel must
+// rebuild the SQL text of every insert to find the prepared statement. A fixed shape is found
+// by type. On SQLite that took an inbound message from ~52 to ~31 µs of CPU (`cargo bench
+// --bench store`).
+#[derive(Queryable, Selectable, Clone)]
 #[diesel(table_name = tickets)]
 pub(crate) struct TicketRow {
     pub id: String,
@@ -120,7 +125,7 @@ pub(crate) struct TicketRow {
     pub closed_at: Option<NaiveDateTime>,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = messages)]
 pub(crate) struct MessageRow {
     pub id: String,
@@ -176,7 +181,7 @@ impl MessageRow {
     }
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable)]
 #[diesel(table_name = ticket_events)]
 pub(crate) struct EventRow {
     pub id: String,

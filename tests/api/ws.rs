@@ -53,10 +53,14 @@ async fn a_new_ticket_reaches_its_department_only_and_a_claim_removes_it_for_oth
 
     let opened = app.inbound(&sales_line, "+5491100000001", "Hola").await;
     let ticket = opened["ticket"]["id"].as_str().unwrap();
+    let (_, stored) = app
+        .get(&format!("/api/v1/tickets/{ticket}"), &app.admin)
+        .await;
     for ws in [&mut ws_ana, &mut ws_beto] {
         let e = ws.next().await;
         assert_eq!(e["type"], "ticket");
-        assert_eq!(e["ticket"]["id"], ticket);
+        // The live event says exactly what the REST API says of the new ticket.
+        assert_eq!(e["ticket"], stored);
         assert_eq!(e["ticket"]["state"], "waiting");
         let e = ws.next().await;
         assert_eq!(e["type"], "message");

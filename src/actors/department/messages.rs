@@ -54,6 +54,7 @@ pub struct PublishMessage {
 #[rtype(result = "Result<Ingested, StoreError>")]
 pub struct Inbound {
     pub channel_id: ChannelId,
+    pub channel_name: String,
     pub external_id: Option<String>,
     pub phone: String,
     pub name: Option<String>,

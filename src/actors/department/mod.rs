@@ -184,7 +184,9 @@ impl Handler<Inbound> for DepartmentActor {
         };
         let ingest = Ingest {
             channel_id: msg.channel_id,
+            channel_name: msg.channel_name,
             department_id: self.view.id,
+            department_name: self.view.name.clone(),
             external_id: msg.external_id,
             phone: msg.phone,
             name: msg.name,

@@ -4,20 +4,24 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::tickets::{Sender, insert_event, insert_message, ticket};
+use super::tickets::{Sender, insert_event, insert_message};
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, TicketId};
 use crate::domain::ticket::{Reason, TicketState};
-use crate::persistence::rows::{ContactRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, parse};
+use crate::persistence::rows::{
+    ContactRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, parse, utc,
+};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
-use crate::views::{Content, MessageView, TicketView};
+use crate::views::{ContactRef, Content, MessageView, Named, TicketView};
 
 /// An inbound message as a channel hands it over.
 #[derive(Debug, Clone)]
 pub struct Ingest {
     pub channel_id: ChannelId,
+    pub channel_name: String,
     /// Where a new ticket opens: the channel's department.
     pub department_id: DepartmentId,
+    pub department_name: String,
     pub external_id: Option<String>,
     pub phone: String,
     pub name: Option<String>,
@@ -138,11 +142,29 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
             m.now,
         )?);
     }
+    // A new ticket's view is all known here: no need to read it back with its names.
     let opened = if opened {
-        Some(
-            ticket(conn, ticket_id)?
-                .ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?,
-        )
+        Some(TicketView {
+            id: ticket_id,
+            number: row.number,
+            state: ticket_ref.state,
+            contact: ContactRef {
+                id: parse(&contact.id, "contact id")?,
+                name: contact.name.clone(),
+                phone: contact.phone.clone(),
+            },
+            channel: Named {
+                id: m.channel_id,
+                name: m.channel_name.clone(),
+            },
+            department: Named {
+                id: m.department_id,
+                name: m.department_name.clone(),
+            },
+            operator: None,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+        })
     } else {
         None
     };
@@ -232,7 +254,19 @@ fn open_ticket(
         closed_at: None,
     };
     diesel::insert_into(tickets::table)
-        .values(&row)
+        .values((
+            tickets::id.eq(&row.id),
+            tickets::number.eq(row.number),
+            tickets::state.eq(&row.state),
+            tickets::contact_id.eq(&row.contact_id),
+            tickets::channel_id.eq(&row.channel_id),
+            tickets::department_id.eq(&row.department_id),
+            tickets::operator_id.eq(&row.operator_id),
+            tickets::classification.eq(&row.classification),
+            tickets::created_at.eq(row.created_at),
+            tickets::updated_at.eq(row.updated_at),
+            tickets::closed_at.eq(row.closed_at),
+        ))
         .execute(conn)?;
     insert_event(
         conn,

@@ -60,7 +60,21 @@ pub fn insert_message(
         created_at: now,
     };
     diesel::insert_into(messages::table)
-        .values(&row)
+        .values((
+            messages::id.eq(&row.id),
+            messages::ticket_id.eq(&row.ticket_id),
+            messages::channel_id.eq(&row.channel_id),
+            messages::external_id.eq(&row.external_id),
+            messages::direction.eq(&row.direction),
+            messages::author_kind.eq(&row.author_kind),
+            messages::author_id.eq(&row.author_id),
+            messages::author_name.eq(&row.author_name),
+            messages::kind.eq(&row.kind),
+            messages::body.eq(&row.body),
+            messages::payload.eq(&row.payload),
+            messages::status.eq(&row.status),
+            messages::created_at.eq(row.created_at),
+        ))
         .execute(conn)?;
     row.into_view()
 }
@@ -87,7 +101,16 @@ pub(crate) fn insert_event(
         at,
     };
     diesel::insert_into(ticket_events::table)
-        .values(&row)
+        .values((
+            ticket_events::id.eq(&row.id),
+            ticket_events::ticket_id.eq(&row.ticket_id),
+            ticket_events::state.eq(&row.state),
+            ticket_events::department_id.eq(&row.department_id),
+            ticket_events::operator_id.eq(&row.operator_id),
+            ticket_events::owner_id.eq(&row.owner_id),
+            ticket_events::reason.eq(&row.reason),
+            ticket_events::at.eq(row.at),
+        ))
         .execute(conn)?;
     Ok(())
 }

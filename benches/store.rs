@@ -1,0 +1,114 @@
+//! Micro-benchmarks of the writer's work for one inbound message on SQLite, without the disk:
+//! `synchronous = OFF` and every iteration of a sample inside one transaction, as a large group
+//! commit would run them. What is left is the statements' own cost (diesel and SQLite).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use criterion::{Criterion, criterion_group, criterion_main};
+use diesel::connection::SimpleConnection;
+
+use switchboard::domain::ids::{ChannelId, DepartmentId};
+use switchboard::domain::ticket::TicketState;
+use switchboard::persistence::queries::directory::{insert_channel, insert_department};
+use switchboard::persistence::queries::inbound::{Ingest, ingest};
+use switchboard::persistence::{DbConn, Store, StoreOptions, WAL_RESTART_FRAMES, connect};
+use switchboard::views::{ChannelView, Content};
+
+mod support;
+
+fn message(channel: ChannelId, department: DepartmentId, phone: String) -> Ingest {
+    Ingest {
+        channel_id: channel,
+        channel_name: "API".into(),
+        department_id: department,
+        department_name: "Ventas".into(),
+        external_id: None,
+        phone,
+        name: None,
+        content: Content::Text("Hola, ¿tienen stock?".into()),
+        opening_state: TicketState::Waiting,
+        auto_reply: None,
+        now: Utc::now().naive_utc(),
+    }
+}
+
+/// Runs `iters` calls of `each` in one transaction and times them.
+fn in_one_transaction(
+    conn: &mut DbConn,
+    iters: u64,
+    mut each: impl FnMut(&mut DbConn, u64),
+) -> Duration {
+    conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let started = Instant::now();
+    for i in 0..iters {
+        each(conn, i);
+    }
+    let took = started.elapsed();
+    conn.batch_execute("COMMIT").unwrap();
+    took
+}
+
+fn inbound(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = dir.path().join("bench.sqlite3").display().to_string();
+    // Opening the store creates the schema.
+    drop(
+        Store::open(&StoreOptions {
+            url: url.clone(),
+            read_pool_size: 1,
+            max_batch: 1,
+            sqlite_synchronous: "off".into(),
+            busy_timeout: Duration::from_secs(5),
+            writers: 1,
+            wal_restart_frames: WAL_RESTART_FRAMES,
+        })
+        .unwrap(),
+    );
+    let mut conn = connect(&url).unwrap();
+    conn.batch_execute("PRAGMA synchronous = OFF").unwrap();
+    let department = support::department_view();
+    insert_department(&mut conn, &department).unwrap();
+    let channel = ChannelView {
+        id: ChannelId::new(),
+        name: "API".into(),
+        kind: "api".into(),
+        department_id: department.id,
+        created_at: Utc::now(),
+    };
+    insert_channel(&mut conn, &channel, "{}").unwrap();
+    // 50 contacts with an open ticket each, as in the load generator.
+    let known: Vec<String> = (0..50).map(|i| format!("+5491100{i:06}")).collect();
+    for phone in &known {
+        ingest(
+            &mut conn,
+            &message(channel.id, department.id, phone.clone()),
+        )
+        .unwrap();
+    }
+
+    let mut group = c.benchmark_group("store/ingest");
+    group.bench_function("joins_open_ticket", |b| {
+        b.iter_custom(|iters| {
+            in_one_transaction(&mut conn, iters, |conn, i| {
+                let phone = known[i as usize % known.len()].clone();
+                black_box(ingest(conn, &message(channel.id, department.id, phone)).unwrap());
+            })
+        })
+    });
+    let mut next = 0u64;
+    group.bench_function("opens_ticket", |b| {
+        b.iter_custom(|iters| {
+            in_one_transaction(&mut conn, iters, |conn, _| {
+                next += 1;
+                let phone = format!("+5492200{next:07}");
+                black_box(ingest(conn, &message(channel.id, department.id, phone)).unwrap());
+            })
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, inbound);
+criterion_main!(benches);
