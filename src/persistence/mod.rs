@@ -209,12 +209,10 @@ impl Store {
             };
             let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
             let manager = manager.clone();
-            let sync = match sync_stage {
-                true => Some(WalSync::spawn(&options.url).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot start the WAL sync: {e}"))
-                })?),
-                false => None,
-            };
+            let sync = sync_stage
+                .then(|| WalSync::spawn(&options.url))
+                .transpose()
+                .map_err(|e| StoreError::Unavailable(format!("cannot start the WAL sync: {e}")))?;
             thread::Builder::new()
                 .name(format!("store-writer-{n}"))
                 .spawn(move || writer_loop(manager, conn, rx, max_batch, sync))

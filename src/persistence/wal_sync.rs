@@ -6,7 +6,9 @@
 //! commit no longer holds up the writes queued behind it.
 //!
 //! A committed batch is visible to readers before its fsync ends, as with any group commit;
-//! no caller, WebSocket event or reply is told about it until then.
+//! no caller, WebSocket event or reply is told about it until then. If the fsync fails, its
+//! callers get an error although their commits stand: a retry with the same `external_id`
+//! finds the message and stores nothing twice.
 
 use std::fs::File;
 use std::io;
