@@ -10,7 +10,7 @@
 //!
 //! ```sh
 //! cargo bench --bench load -- --operators 100 --departments 10 --clients 8   # one scenario
-//! cargo bench --bench load -- --sweep                                        # BENCHMARKS.md
+//! cargo bench --bench load -- --sweep --duration 6                           # BENCHMARKS.md
 //! ```
 
 use std::collections::BTreeMap;
@@ -886,7 +886,7 @@ fn render_markdown(all: &[Report]) -> String {
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
-        "Regenerate everything on this page (tables, `benches/results/sweep.jsonl`, `benches/results/latency.svg`) with:\n\n```sh\ncargo bench --bench load -- --sweep\n```\n"
+        "Regenerate everything on this page (tables, `benches/results/sweep.jsonl`, `benches/results/latency.svg`) with:\n\n```sh\ncargo bench --bench load -- --sweep --duration 6\n```\n"
     );
     let _ = writeln!(
         s,
