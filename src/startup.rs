@@ -115,6 +115,10 @@ pub fn build(
             .app_data(state.clone())
             .configure(|cfg| http::configure(cfg, max_body))
     })
+    // Nagle's algorithm off: actix leaves it on, and then a WebSocket event written while the
+    // socket's previous one is unacknowledged waits for the ACK, which the browser (or any
+    // reader that sends nothing back) delays by up to 40 ms.
+    .on_connect(no_delay)
     // Signals are ours (see `Application::run_until_signal`): sessions get a close frame first.
     .disable_signals()
     .shutdown_timeout(10)
@@ -127,6 +131,14 @@ pub fn build(
         registry,
         port,
     })
+}
+
+fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
+        && let Err(e) = tcp.set_nodelay(true)
+    {
+        tracing::debug!(error = %e, "cannot disable Nagle's algorithm on a connection");
+    }
 }
 
 /// Creates the first admin from the configuration when no operator exists yet.
@@ -178,4 +190,22 @@ fn load_state(store: &Store) -> anyhow::Result<Vec<(DepartmentView, Calendar, Ve
     }
     tracing::info!(open_tickets = count, "state loaded from the database");
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn accepted_connections_get_nagle_off() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        accepted.set_nonblocking(true).unwrap();
+        let accepted = actix_web::rt::net::TcpStream::from_std(accepted).unwrap();
+        assert!(!accepted.nodelay().unwrap(), "Nagle is on by default");
+        no_delay(&accepted, &mut actix_web::dev::Extensions::new());
+        assert!(accepted.nodelay().unwrap());
+        drop(client);
+    }
 }
