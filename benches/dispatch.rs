@@ -19,7 +19,6 @@ use switchboard::domain::calendar::Calendar;
 use switchboard::domain::ids::{ChannelId, ContactId, OperatorId, TicketId};
 use switchboard::domain::ticket::TicketState;
 use switchboard::domain::visibility::{Role, Viewer};
-use switchboard::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
 use switchboard::views::{ContactRef, DepartmentView, Named, TicketView};
 
 mod support;
@@ -71,16 +70,7 @@ fn dispatch(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let system = System::new();
     // The registry needs a store; dispatch never touches it.
-    let store = Store::open(&StoreOptions {
-        url: dir.path().join("bench.sqlite3").display().to_string(),
-        read_pool_size: 1,
-        max_batch: 1,
-        sqlite_synchronous: "normal".into(),
-        busy_timeout: Duration::from_secs(5),
-        writers: 1,
-        wal_restart_frames: WAL_RESTART_FRAMES,
-    })
-    .unwrap();
+    let store = support::open_store(&dir.path().join("bench.sqlite3").display().to_string());
     let registry = Registry::new(store);
     let mut group = c.benchmark_group("department/new_ticket_to_online_operators");
     for operators in [10u64, 100, 1000] {

@@ -13,7 +13,7 @@ use switchboard::domain::ids::{ChannelId, DepartmentId};
 use switchboard::domain::ticket::TicketState;
 use switchboard::persistence::queries::directory::{insert_channel, insert_department};
 use switchboard::persistence::queries::inbound::{Ingest, ingest};
-use switchboard::persistence::{DbConn, Store, StoreOptions, WAL_RESTART_FRAMES, connect};
+use switchboard::persistence::{DbConn, connect};
 use switchboard::views::{ChannelView, Content};
 
 mod support;
@@ -53,19 +53,8 @@ fn in_one_transaction(
 fn inbound(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let url = dir.path().join("bench.sqlite3").display().to_string();
-    // Opening the store creates the schema.
-    drop(
-        Store::open(&StoreOptions {
-            url: url.clone(),
-            read_pool_size: 1,
-            max_batch: 1,
-            sqlite_synchronous: "off".into(),
-            busy_timeout: Duration::from_secs(5),
-            writers: 1,
-            wal_restart_frames: WAL_RESTART_FRAMES,
-        })
-        .unwrap(),
-    );
+    // Opening the store creates the schema; the benchmark then writes on its own connection.
+    drop(support::open_store(&url));
     let mut conn = connect(&url).unwrap();
     conn.batch_execute("PRAGMA synchronous = OFF").unwrap();
     let department = support::department_view();

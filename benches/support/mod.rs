@@ -1,8 +1,26 @@
 //! What more than one benchmark sets up.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use switchboard::domain::ids::DepartmentId;
+use switchboard::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
 use switchboard::views::DepartmentView;
+
+/// A store on a fresh SQLite file at `url`, schema created, commits not waiting for the disk:
+/// benchmarks measure CPU, not this machine's fsync.
+pub fn open_store(url: &str) -> Store {
+    Store::open(&StoreOptions {
+        url: url.to_owned(),
+        read_pool_size: 1,
+        max_batch: 1,
+        sqlite_synchronous: "off".into(),
+        busy_timeout: Duration::from_secs(5),
+        writers: 1,
+        wal_restart_frames: WAL_RESTART_FRAMES,
+    })
+    .expect("a store on a fresh SQLite file")
+}
 
 /// A department open around the clock, so every new ticket waits in its queue.
 pub fn department_view() -> DepartmentView {

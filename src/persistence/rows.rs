@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use super::StoreError;
 use super::schema::*;
 use crate::views::{
-    Author, AuthorKind, ChannelView, DepartmentView, Direction, MessageView, TimelineEntry,
+    Author, AuthorKind, ChannelView, ContactRef, DepartmentView, Direction, MessageView,
+    TimelineEntry,
 };
 
 pub(crate) fn parse<T: FromStr>(text: &str, what: &str) -> Result<T, StoreError> {
@@ -102,6 +103,17 @@ pub(crate) struct ContactRow {
     pub phone: String,
     pub name: String,
     pub name_edited: bool,
+}
+
+impl ContactRow {
+    /// The contact as a ticket shows it.
+    pub fn to_ref(&self) -> Result<ContactRef, StoreError> {
+        Ok(ContactRef {
+            id: parse(&self.id, "contact id")?,
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+        })
+    }
 }
 
 // Rows are inserted column by column (`col.eq(value)` tuples), never as `Insertable` structs:

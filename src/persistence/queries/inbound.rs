@@ -12,7 +12,7 @@ use crate::persistence::rows::{
 };
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
-use crate::views::{ContactRef, Content, MessageView, Named, TicketView};
+use crate::views::{Content, MessageView, Named, TicketView};
 
 /// An inbound message as a channel hands it over.
 #[derive(Debug, Clone)]
@@ -148,11 +148,7 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
             id: ticket_id,
             number: row.number,
             state: ticket_ref.state,
-            contact: ContactRef {
-                id: parse(&contact.id, "contact id")?,
-                name: contact.name.clone(),
-                phone: contact.phone.clone(),
-            },
+            contact: contact.to_ref()?,
             channel: Named {
                 id: m.channel_id,
                 name: m.channel_name.clone(),

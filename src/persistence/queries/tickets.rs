@@ -15,7 +15,7 @@ use crate::persistence::rows::{
 };
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, MultiBackend, StoreError};
-use crate::views::{ContactRef, Content, MessageView, Named, TicketView, TimelineEntry};
+use crate::views::{Content, MessageView, Named, TicketView, TimelineEntry};
 
 pub enum Sender<'a> {
     Contact { id: &'a str, name: &'a str },
@@ -380,11 +380,7 @@ fn views_chunk(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView
                 number: r.number,
                 state: TicketState::parse(&r.state)
                     .ok_or_else(|| StoreError::Corrupt(format!("ticket state: {:?}", r.state)))?,
-                contact: ContactRef {
-                    id: parse(&contact.id, "contact id")?,
-                    name: contact.name.clone(),
-                    phone: contact.phone.clone(),
-                },
+                contact: contact.to_ref()?,
                 channel: Named {
                     id: parse(&r.channel_id, "channel id")?,
                     name: named(&channels, &r.channel_id, "channel")?,
