@@ -3,56 +3,33 @@
 //! is queued for it into a shared transaction (group commit). One failing write never undoes
 //! another, and every caller hears back only after the shared COMMIT: a reply means durable.
 //!
-//! One diesel code base serves embedded SQLite and PostgreSQL through `DbConn`; the backend
-//! is chosen by the URL's scheme, never by trying each in turn (SQLite accepts any path).
+//! Layout: [`backend`] (which database, connections, migrations), [`writer`] (group commit),
+//! [`sqlite`] (checkpointer and WAL sync), [`queries`] (the SQL, by area), [`outbox`] (durable
+//! sends), [`media_store`] (files of received media).
 
+mod backend;
 pub mod queries;
 mod rows;
 pub mod schema;
-mod wal_sync;
+mod sqlite;
+mod writer;
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::pg::PgConnection;
-use diesel::prelude::*;
-use diesel::r2d2::{self, ManageConnection, Pool};
-use diesel::sqlite::SqliteConnection;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel::r2d2::{ManageConnection, Pool};
 use tokio::sync::oneshot;
 
-use self::wal_sync::WalSync;
+pub use self::backend::{Backend, DbConn, MultiBackend, connect};
+use self::backend::{Manager, run_migrations};
+pub use self::sqlite::WAL_RESTART_FRAMES;
+use self::sqlite::spawn_checkpointer;
+use self::sqlite::wal_sync::WalSync;
+use self::writer::{Pending, WriteJob, writer_loop, writer_setup};
 use crate::domain::ids::ChannelId;
-
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-/// A connection to whichever backend the URL names.
-#[derive(diesel::MultiConnection)]
-pub enum DbConn {
-    Sqlite(SqliteConnection),
-    Pg(PgConnection),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn of(url: &str) -> Self {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -106,46 +83,6 @@ pub struct StoreOptions {
     /// SQLite: WAL frames (pages) past which the checkpointer forces a `RESTART` checkpoint;
     /// [`WAL_RESTART_FRAMES`] unless a test wants to provoke one.
     pub wal_restart_frames: i64,
-}
-
-/// A queued write. It may run twice: optimistically inside a shared transaction, and again on
-/// its own if another write of that transaction failed (see [`writer_loop`]).
-trait WriteJob: Send {
-    /// Runs the write, keeps its outcome and says whether it succeeded.
-    fn run(&mut self, conn: &mut DbConn) -> bool;
-    /// Answers the caller once the transaction's fate is known: the kept outcome if the
-    /// transaction committed (or was rolled back because of this write), else the commit error.
-    fn finish(self: Box<Self>, commit: Result<(), String>);
-}
-
-struct Pending<T, F> {
-    f: F,
-    outcome: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
-}
-
-impl<T, F> WriteJob for Pending<T, F>
-where
-    T: Send,
-    F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send,
-{
-    fn run(&mut self, conn: &mut DbConn) -> bool {
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (self.f)(conn)))
-            .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())))
-            .map_err(StoreError::busy_is_unavailable);
-        let ok = outcome.is_ok();
-        self.outcome = Some(outcome);
-        ok
-    }
-
-    fn finish(self: Box<Self>, commit: Result<(), String>) {
-        let result = match (commit, self.outcome) {
-            (Ok(()), Some(outcome)) => outcome,
-            (Ok(()), None) => Err(StoreError::Unavailable("the write never ran".into())),
-            (Err(e), _) => Err(StoreError::Unavailable(e)),
-        };
-        let _ = self.reply.send(result);
-    }
 }
 
 #[derive(Clone)]
@@ -321,269 +258,6 @@ pub fn conversation_key(channel: ChannelId, phone: &str) -> u64 {
     BuildHasherDefault::<DefaultHasher>::default().hash_one((channel, phone))
 }
 
-/// One connection to `url` (SQLite path or `postgres://` URL), outside any pool: for tools and
-/// tests that inspect a database directly.
-pub fn connect(url: &str) -> Result<DbConn, StoreError> {
-    Manager {
-        options: StoreOptions {
-            url: url.to_owned(),
-            read_pool_size: 1,
-            max_batch: 1,
-            sqlite_synchronous: "full".into(),
-            busy_timeout: Duration::from_secs(5),
-            writers: 1,
-            wal_restart_frames: WAL_RESTART_FRAMES,
-        },
-    }
-    .connect()
-    .map_err(unavailable)
-}
-
-fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
-    let result = match conn {
-        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-    };
-    result.map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))
-}
-
-/// The writer thread: take what is queued (up to `max_batch`), run it in one transaction,
-/// commit once, then answer every caller (on SQLite with `full` durability, after the WAL sync
-/// stage has made the commit durable: see [`wal_sync`]). Reconnects after the database comes
-/// back.
-///
-/// Writes rarely fail, so a batch runs optimistically, with no savepoint per write (on SQLite a
-/// savepoint pair costs more than the typical write). If one write fails, the whole
-/// transaction is rolled back and every write of the batch runs again in a transaction of its
-/// own, so a failing write takes nothing else with it.
-fn writer_loop(
-    manager: Manager,
-    conn: DbConn,
-    rx: mpsc::Receiver<Box<dyn WriteJob>>,
-    max_batch: usize,
-    wal_sync: Option<WalSync>,
-) {
-    let mut conn = Some(conn);
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        if conn.is_none() {
-            conn = manager
-                .connect()
-                .ok()
-                .and_then(|mut c| writer_setup(&mut c, wal_sync.is_some()).ok().map(|()| c));
-        }
-        let Some(c) = conn.as_mut() else {
-            for job in batch {
-                job.finish(Err("the database is unreachable".into()));
-            }
-            continue;
-        };
-        let size = batch.len();
-        let outcome = run_together(c, &mut batch);
-        let mut broken = false;
-        let answered: Vec<_> = match outcome {
-            Together::Failed if size > 1 => {
-                tracing::debug!(
-                    writes = size,
-                    "a write failed; running the batch one by one"
-                );
-                batch
-                    .into_iter()
-                    .map(|mut job| {
-                        let commit = run_together(c, std::slice::from_mut(&mut job)).commit();
-                        broken |= commit.is_err();
-                        (job, commit)
-                    })
-                    .collect()
-            }
-            outcome => {
-                // A lone failing write was rolled back alone: its caller hears its own error.
-                let commit = outcome.commit();
-                broken = commit.is_err();
-                tracing::trace!(writes = size, ok = !broken, "group commit");
-                batch.into_iter().map(|job| (job, commit.clone())).collect()
-            }
-        };
-        match &wal_sync {
-            Some(sync) => sync.finish_after_sync(answered),
-            None => {
-                for (job, commit) in answered {
-                    job.finish(commit);
-                }
-            }
-        }
-        if broken && manager.has_broken_connection(c) {
-            conn = None;
-        }
-    }
-}
-
-enum Together {
-    Committed,
-    /// A write failed and the transaction was rolled back; each write kept its own outcome.
-    Failed,
-    /// BEGIN or COMMIT failed: no write's outcome can be trusted.
-    Broken(String),
-}
-
-impl Together {
-    /// What the writes' callers are told: their own outcome unless the transaction broke.
-    fn commit(self) -> Result<(), String> {
-        match self {
-            Together::Broken(e) => Err(e),
-            Together::Committed | Together::Failed => Ok(()),
-        }
-    }
-}
-
-/// Runs `jobs` in one transaction, stopping at the first that fails.
-///
-/// On SQLite the transaction begins `IMMEDIATE`, taking the write lock up front: a deferred
-/// `BEGIN` would take it only at the first write, and SQLite refuses — without waiting — to
-/// turn a read transaction into a write one while another connection (the checkpointer)
-/// holds the lock. Diesel's transaction manager is bypassed for that; writes never open
-/// transactions of their own.
-fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
-    let begin = match conn {
-        DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
-        DbConn::Pg(_) => "BEGIN",
-    };
-    if let Err(e) = conn.batch_execute(begin) {
-        return Together::Broken(e.to_string());
-    }
-    for job in jobs.iter_mut() {
-        if !job.run(conn) {
-            return match conn.batch_execute("ROLLBACK") {
-                Ok(()) => Together::Failed,
-                Err(e) => Together::Broken(e.to_string()),
-            };
-        }
-    }
-    match conn.batch_execute("COMMIT") {
-        Ok(()) => Together::Committed,
-        Err(e) => {
-            // Leave no transaction open behind a failed commit (it may already be gone).
-            let _ = conn.batch_execute("ROLLBACK");
-            Together::Broken(e.to_string())
-        }
-    }
-}
-
-/// A writer connection never checkpoints SQLite's WAL itself: a checkpoint copies up to a
-/// thousand pages into the database file and fsyncs it, and on the writer that stalled every
-/// write queued behind it (the p99 of inbound messages was that stall). The checkpointer
-/// thread does it instead. With `wal_sync`, its commits do not fsync either: the WAL sync
-/// stage does, before anyone is answered.
-fn writer_setup(conn: &mut DbConn, wal_sync: bool) -> Result<(), StoreError> {
-    if let DbConn::Sqlite(c) = conn {
-        c.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
-        if wal_sync {
-            c.batch_execute("PRAGMA synchronous = NORMAL;")?;
-        }
-    }
-    Ok(())
-}
-
-/// WAL frames (pages) past which the checkpointer stops being polite: a `RESTART` checkpoint
-/// waits for the writer, copies what is left and makes the next commit start the WAL afresh.
-/// Under steady writes a `PASSIVE` checkpoint rarely finds the WAL idle, so without this the
-/// file would only grow.
-pub const WAL_RESTART_FRAMES: i64 = 16_384;
-
-/// Checkpoints SQLite's WAL every 100 ms from its own connection, beside the writer (a
-/// `PASSIVE` checkpoint takes no lock a writer needs). Stops when the sender is dropped.
-fn spawn_checkpointer(manager: Manager) -> Result<mpsc::Sender<()>, StoreError> {
-    #[derive(QueryableByName)]
-    struct Checkpoint {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        log: i64,
-    }
-    let (stop, stopped) = mpsc::channel::<()>();
-    thread::Builder::new()
-        .name("store-checkpoint".into())
-        .spawn(move || {
-            let mut conn = None;
-            while let Err(mpsc::RecvTimeoutError::Timeout) =
-                stopped.recv_timeout(Duration::from_millis(100))
-            {
-                if conn.is_none() {
-                    conn = manager.connect().ok();
-                }
-                let Some(c) = conn.as_mut() else { continue };
-                let mut run = |mode: &str| {
-                    diesel::sql_query(format!("PRAGMA wal_checkpoint({mode})"))
-                        .get_result::<Checkpoint>(c)
-                };
-                match run("PASSIVE") {
-                    Ok(done) if done.log > manager.options.wal_restart_frames => {
-                        if let Err(e) = run("RESTART") {
-                            tracing::warn!(error = %e, "WAL checkpoint (restart) failed");
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::warn!(error = %e, "WAL checkpoint failed");
-                        conn = None;
-                    }
-                }
-            }
-        })
-        .map_err(|e| StoreError::Unavailable(format!("cannot start checkpointer: {e}")))?;
-    Ok(stop)
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
-}
-
-/// Opens connections by URL scheme and sets SQLite's per-connection pragmas.
-#[derive(Clone)]
-struct Manager {
-    options: StoreOptions,
-}
-
-impl Manager {
-    fn has_broken_connection(&self, conn: &mut DbConn) -> bool {
-        conn.batch_execute("SELECT 1").is_err()
-    }
-}
-
-impl ManageConnection for Manager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        let url = &self.options.url;
-        match Backend::of(url) {
-            Backend::Postgres => Ok(DbConn::Pg(
-                PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?,
-            )),
-            Backend::Sqlite => {
-                let mut c =
-                    SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
-                c.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
-                    self.options.busy_timeout.as_millis(),
-                    self.options.sqlite_synchronous
-                ))
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConn::Sqlite(c))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
-    }
 }

@@ -17,20 +17,20 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 
-use super::WriteJob;
+use crate::persistence::writer::WriteJob;
 
 /// Writes whose transaction has ended, each with what its caller will be told unless the
 /// fsync fails.
-pub(super) type Answered = Vec<(Box<dyn WriteJob>, Result<(), String>)>;
+pub(crate) type Answered = Vec<(Box<dyn WriteJob>, Result<(), String>)>;
 
 /// The handle of the thread that fsyncs the WAL and answers callers. Dropping it stops it.
-pub(super) struct WalSync {
+pub(crate) struct WalSync {
     batches: mpsc::Sender<Answered>,
 }
 
 impl WalSync {
     /// Starts the thread for the WAL of the SQLite database at `database`.
-    pub(super) fn spawn(database: &str) -> io::Result<Self> {
+    pub(crate) fn spawn(database: &str) -> io::Result<Self> {
         let mut wal = WalFile {
             path: PathBuf::from(format!("{database}-wal")),
             open: None,
@@ -63,7 +63,7 @@ impl WalSync {
     }
 
     /// Answers `answered` once everything committed before this call is on disk.
-    pub(super) fn finish_after_sync(&self, answered: Answered) {
+    pub(crate) fn finish_after_sync(&self, answered: Answered) {
         if let Err(mpsc::SendError(answered)) = self.batches.send(answered) {
             for (job, _) in answered {
                 job.finish(Err("the WAL sync thread has stopped".into()));
@@ -100,7 +100,8 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
-    use crate::persistence::{DbConn, Pending, StoreError};
+    use crate::persistence::writer::Pending;
+    use crate::persistence::{DbConn, StoreError};
 
     fn committed(value: i32) -> (Answered, oneshot::Receiver<Result<i32, StoreError>>) {
         let (reply, answer) = oneshot::channel();

@@ -1,0 +1,114 @@
+//! Backend choice: one diesel code base serves embedded SQLite and PostgreSQL through
+//! [`DbConn`]; the backend is chosen by the URL's scheme, never by trying each in turn (SQLite
+//! accepts any path). Connections come from [`Manager`], which also sets SQLite's
+//! per-connection pragmas, and migrations exist once per backend with the same version ids.
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::sqlite::WAL_RESTART_FRAMES;
+use super::{StoreError, StoreOptions, unavailable};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever backend the URL names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+/// One connection to `url` (SQLite path or `postgres://` URL), outside any pool: for tools and
+/// tests that inspect a database directly.
+pub fn connect(url: &str) -> Result<DbConn, StoreError> {
+    Manager {
+        options: StoreOptions {
+            url: url.to_owned(),
+            read_pool_size: 1,
+            max_batch: 1,
+            sqlite_synchronous: "full".into(),
+            busy_timeout: Duration::from_secs(5),
+            writers: 1,
+            wal_restart_frames: WAL_RESTART_FRAMES,
+        },
+    }
+    .connect()
+    .map_err(unavailable)
+}
+
+pub(super) fn run_migrations(conn: &mut DbConn) -> Result<(), StoreError> {
+    let result = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+    };
+    result.map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))
+}
+
+/// Opens connections by URL scheme and sets SQLite's per-connection pragmas.
+#[derive(Clone)]
+pub(super) struct Manager {
+    pub(super) options: StoreOptions,
+}
+
+impl Manager {
+    pub(super) fn has_broken_connection(&self, conn: &mut DbConn) -> bool {
+        conn.batch_execute("SELECT 1").is_err()
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        let url = &self.options.url;
+        match Backend::of(url) {
+            Backend::Postgres => Ok(DbConn::Pg(
+                PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?,
+            )),
+            Backend::Sqlite => {
+                let mut c =
+                    SqliteConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                c.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+                    self.options.busy_timeout.as_millis(),
+                    self.options.sqlite_synchronous
+                ))
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}

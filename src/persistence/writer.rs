@@ -1,0 +1,197 @@
+//! The writer threads: each takes whatever writes are queued for it, runs them in one shared
+//! transaction (group commit) and answers every caller only after the COMMIT (and, on SQLite
+//! with `full` durability, after the WAL sync stage: see [`super::sqlite::wal_sync`]).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::ManageConnection;
+use tokio::sync::oneshot;
+
+use super::StoreError;
+use super::backend::{DbConn, Manager};
+use super::sqlite::wal_sync::WalSync;
+
+/// A queued write. It may run twice: optimistically inside a shared transaction, and again on
+/// its own if another write of that transaction failed (see [`writer_loop`]).
+pub(super) trait WriteJob: Send {
+    /// Runs the write, keeps its outcome and says whether it succeeded.
+    fn run(&mut self, conn: &mut DbConn) -> bool;
+    /// Answers the caller once the transaction's fate is known: the kept outcome if the
+    /// transaction committed (or was rolled back because of this write), else the commit error.
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+pub(super) struct Pending<T, F> {
+    pub(super) f: F,
+    pub(super) outcome: Option<Result<T, StoreError>>,
+    pub(super) reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> WriteJob for Pending<T, F>
+where
+    T: Send,
+    F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, conn: &mut DbConn) -> bool {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (self.f)(conn)))
+            .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())))
+            .map_err(StoreError::busy_is_unavailable);
+        let ok = outcome.is_ok();
+        self.outcome = Some(outcome);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let result = match (commit, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Ok(()), None) => Err(StoreError::Unavailable("the write never ran".into())),
+            (Err(e), _) => Err(StoreError::Unavailable(e)),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The writer thread: take what is queued (up to `max_batch`), run it in one transaction,
+/// commit once, then answer every caller (on SQLite with `full` durability, after the WAL sync
+/// stage has made the commit durable: see [`super::sqlite::wal_sync`]). Reconnects after the database comes
+/// back.
+///
+/// Writes rarely fail, so a batch runs optimistically, with no savepoint per write (on SQLite a
+/// savepoint pair costs more than the typical write). If one write fails, the whole
+/// transaction is rolled back and every write of the batch runs again in a transaction of its
+/// own, so a failing write takes nothing else with it.
+pub(super) fn writer_loop(
+    manager: Manager,
+    conn: DbConn,
+    rx: mpsc::Receiver<Box<dyn WriteJob>>,
+    max_batch: usize,
+    wal_sync: Option<WalSync>,
+) {
+    let mut conn = Some(conn);
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if conn.is_none() {
+            conn = manager
+                .connect()
+                .ok()
+                .and_then(|mut c| writer_setup(&mut c, wal_sync.is_some()).ok().map(|()| c));
+        }
+        let Some(c) = conn.as_mut() else {
+            for job in batch {
+                job.finish(Err("the database is unreachable".into()));
+            }
+            continue;
+        };
+        let size = batch.len();
+        let outcome = run_together(c, &mut batch);
+        let mut broken = false;
+        let answered: Vec<_> = match outcome {
+            Together::Failed if size > 1 => {
+                tracing::debug!(
+                    writes = size,
+                    "a write failed; running the batch one by one"
+                );
+                batch
+                    .into_iter()
+                    .map(|mut job| {
+                        let commit = run_together(c, std::slice::from_mut(&mut job)).commit();
+                        broken |= commit.is_err();
+                        (job, commit)
+                    })
+                    .collect()
+            }
+            outcome => {
+                // A lone failing write was rolled back alone: its caller hears its own error.
+                let commit = outcome.commit();
+                broken = commit.is_err();
+                tracing::trace!(writes = size, ok = !broken, "group commit");
+                batch.into_iter().map(|job| (job, commit.clone())).collect()
+            }
+        };
+        match &wal_sync {
+            Some(sync) => sync.finish_after_sync(answered),
+            None => {
+                for (job, commit) in answered {
+                    job.finish(commit);
+                }
+            }
+        }
+        if broken && manager.has_broken_connection(c) {
+            conn = None;
+        }
+    }
+}
+
+enum Together {
+    Committed,
+    /// A write failed and the transaction was rolled back; each write kept its own outcome.
+    Failed,
+    /// BEGIN or COMMIT failed: no write's outcome can be trusted.
+    Broken(String),
+}
+
+impl Together {
+    /// What the writes' callers are told: their own outcome unless the transaction broke.
+    fn commit(self) -> Result<(), String> {
+        match self {
+            Together::Broken(e) => Err(e),
+            Together::Committed | Together::Failed => Ok(()),
+        }
+    }
+}
+
+/// Runs `jobs` in one transaction, stopping at the first that fails.
+///
+/// On SQLite the transaction begins `IMMEDIATE`, taking the write lock up front: a deferred
+/// `BEGIN` would take it only at the first write, and SQLite refuses — without waiting — to
+/// turn a read transaction into a write one while another connection (the checkpointer)
+/// holds the lock. Diesel's transaction manager is bypassed for that; writes never open
+/// transactions of their own.
+fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
+    let begin = match conn {
+        DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+        DbConn::Pg(_) => "BEGIN",
+    };
+    if let Err(e) = conn.batch_execute(begin) {
+        return Together::Broken(e.to_string());
+    }
+    for job in jobs.iter_mut() {
+        if !job.run(conn) {
+            return match conn.batch_execute("ROLLBACK") {
+                Ok(()) => Together::Failed,
+                Err(e) => Together::Broken(e.to_string()),
+            };
+        }
+    }
+    match conn.batch_execute("COMMIT") {
+        Ok(()) => Together::Committed,
+        Err(e) => {
+            // Leave no transaction open behind a failed commit (it may already be gone).
+            let _ = conn.batch_execute("ROLLBACK");
+            Together::Broken(e.to_string())
+        }
+    }
+}
+
+/// A writer connection never checkpoints SQLite's WAL itself: a checkpoint copies up to a
+/// thousand pages into the database file and fsyncs it, and on the writer that stalled every
+/// write queued behind it (the p99 of inbound messages was that stall). The checkpointer
+/// thread does it instead. With `wal_sync`, its commits do not fsync either: the WAL sync
+/// stage does, before anyone is answered.
+pub(super) fn writer_setup(conn: &mut DbConn, wal_sync: bool) -> Result<(), StoreError> {
+    if let DbConn::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
+        if wal_sync {
+            c.batch_execute("PRAGMA synchronous = NORMAL;")?;
+        }
+    }
+    Ok(())
+}
