@@ -28,6 +28,9 @@ fn message(channel: ChannelId, department: DepartmentId, phone: String) -> Inges
         phone,
         name: None,
         content: Content::Text("Hola, ¿tienen stock?".into()),
+        context: Default::default(),
+        sent_at: None,
+        sends_out: false,
         opening_state: TicketState::Waiting,
         auto_reply: None,
         now: Utc::now().naive_utc(),
@@ -62,7 +65,7 @@ fn inbound(c: &mut Criterion) {
     let channel = ChannelView {
         id: ChannelId::new(),
         name: "API".into(),
-        kind: "api".into(),
+        kind: switchboard::channels::ChannelKind::Api,
         department_id: department.id,
         created_at: Utc::now(),
     };

@@ -17,6 +17,70 @@ pub struct Settings {
     pub auth: AuthSettings,
     #[serde(default)]
     pub admin: AdminSettings,
+    #[serde(default)]
+    pub whatsapp: WhatsAppSettings,
+    #[serde(default)]
+    pub media: MediaSettings,
+}
+
+/// WhatsApp Cloud API channels: the webhook and the sender.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WhatsAppSettings {
+    /// Largest webhook body accepted (Meta batches up to 1,000 updates in one POST).
+    pub max_webhook_bytes: usize,
+    /// Timeout of one Graph API call.
+    pub request_timeout_seconds: u64,
+    /// Attempts at a send before the message is marked failed.
+    pub send_max_attempts: i32,
+    /// The first wait after a failed send; waits double from it.
+    pub retry_base_ms: u64,
+    /// The longest wait between two attempts.
+    pub retry_max_seconds: u64,
+}
+
+impl Default for WhatsAppSettings {
+    fn default() -> Self {
+        Self {
+            max_webhook_bytes: 8 * 1024 * 1024,
+            request_timeout_seconds: 30,
+            send_max_attempts: 12,
+            retry_base_ms: 1000,
+            retry_max_seconds: 300,
+        }
+    }
+}
+
+impl WhatsAppSettings {
+    pub fn send_retry(&self) -> crate::channels::RetryPolicy {
+        crate::channels::RetryPolicy {
+            base: Duration::from_millis(self.retry_base_ms),
+            max: Duration::from_secs(self.retry_max_seconds),
+            max_attempts: self.send_max_attempts,
+        }
+    }
+}
+
+/// Received files (WhatsApp media), kept on disk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSettings {
+    /// Directory of the media store; created at start-up.
+    pub dir: String,
+    /// Largest file kept.
+    pub max_bytes: u64,
+    /// Attempts at fetching a file before giving up on it.
+    pub fetch_max_attempts: i32,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            dir: "data/media".into(),
+            max_bytes: 100 * 1024 * 1024,
+            fetch_max_attempts: 10,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,7 +128,8 @@ pub enum ConfigError {
 }
 
 /// The environment variables of the contract and the keys they set.
-const ENV_OVERRIDES: [(&str, &str); 4] = [
+const ENV_OVERRIDES: [(&str, &str); 5] = [
+    ("SWITCHBOARD_MEDIA_DIR", "media.dir"),
     ("SWITCHBOARD_LISTEN", "listen"),
     ("DATABASE_URL", "database.url"),
     ("SWITCHBOARD_ADMIN_EMAIL", "admin.email"),
@@ -142,6 +207,21 @@ impl Settings {
         }
         if self.auth.token_ttl_hours == 0 {
             return invalid("auth.token_ttl_hours", "must be at least 1");
+        }
+        if self.whatsapp.max_webhook_bytes < 64 * 1024 {
+            return invalid("whatsapp.max_webhook_bytes", "must be at least 65536");
+        }
+        if self.whatsapp.send_max_attempts < 1 {
+            return invalid("whatsapp.send_max_attempts", "must be at least 1");
+        }
+        if self.whatsapp.request_timeout_seconds == 0 {
+            return invalid("whatsapp.request_timeout_seconds", "must be at least 1");
+        }
+        if self.media.dir.trim().is_empty() {
+            return invalid("media.dir", "must not be empty");
+        }
+        if self.media.fetch_max_attempts < 1 {
+            return invalid("media.fetch_max_attempts", "must be at least 1");
         }
         if self.admin.email.is_empty() != self.admin.password.is_empty() {
             return invalid("admin", "set both email and password, or neither");

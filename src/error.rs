@@ -151,6 +151,10 @@ impl From<CommandError> for ApiError {
             }
             CommandError::Store(s) => s.into(),
             CommandError::NotOpen => Self::conflict("invalid_transition", "the ticket is closed"),
+            CommandError::OutsideCustomerWindow => {
+                Self::unprocessable("outside_customer_window", message)
+            }
+            CommandError::TemplateOffWhatsApp => Self::invalid(message),
         }
     }
 }

@@ -5,11 +5,13 @@
 //!   formatting) in plain Rust, unit-tested directly;
 //! - [`actors`]: departments, tickets and operator sessions, which carry the decisions out;
 //! - [`persistence`]: the one storage interface, on SQLite or PostgreSQL;
+//! - [`channels`]: where messages come from and go to (REST integrations, WhatsApp);
 //! - [`http`]: the REST API and the WebSocket endpoint;
 //! - [`views`]: the wire forms shared by REST and WebSocket;
 //! - [`config`], [`telemetry`], [`startup`], [`error`]: the daemon's plumbing.
 
 pub mod actors;
+pub mod channels;
 pub mod config;
 pub mod domain;
 pub mod error;

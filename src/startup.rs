@@ -3,19 +3,25 @@
 
 use std::collections::HashMap;
 use std::net::TcpListener;
+use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context as _;
 use tracing_actix_web::TracingLogger;
 
 use crate::actors::registry::Registry;
+use crate::channels::whatsapp::graph::Graph;
+use crate::channels::whatsapp::{Line, Lines, media, sender};
+use crate::channels::{ChannelKind, RetryPolicy};
 use crate::config::Settings;
 use crate::domain::calendar::Calendar;
 use crate::domain::ids::{DepartmentId, OperatorId};
 use crate::domain::visibility::Role;
 use crate::http::{self, AppState};
 use crate::persistence::Store;
+use crate::persistence::media_store::MediaStore;
 use crate::persistence::queries::{directory, tickets};
 use crate::views::{ChannelView, DepartmentView, TicketView};
 
@@ -64,6 +70,8 @@ async fn wait_for_signal() -> std::io::Result<&'static str> {
 pub struct Prepared {
     store: Store,
     channels: Vec<ChannelView>,
+    lines: Lines,
+    files: MediaStore,
     departments: Vec<(DepartmentView, Calendar, Vec<TicketView>)>,
 }
 
@@ -75,9 +83,14 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     bootstrap_admin(&store, settings)?;
     let departments = load_state(&store).context("cannot rebuild state from the database")?;
     let channels = store.read_blocking(directory::channels)?;
+    let lines = load_lines(&store)?;
+    let files = MediaStore::open(Path::new(&settings.media.dir), settings.media.max_bytes)
+        .with_context(|| format!("cannot open the media store at {}", settings.media.dir))?;
     Ok(Prepared {
         store,
         channels,
+        lines,
+        files,
         departments,
     })
 }
@@ -91,8 +104,11 @@ pub fn build(
     let Prepared {
         store,
         channels,
+        lines,
+        files,
         departments,
     } = prepared;
+    let lines = Arc::new(lines);
     let registry = Registry::new(store.clone());
     for channel in channels {
         registry.add_channel(channel);
@@ -101,19 +117,23 @@ pub fn build(
         registry.start_department(view, calendar, open);
     }
 
+    start_channel_workers(settings, &registry, &lines, &files);
     let state = web::Data::new(AppState {
         registry: registry.clone(),
         store,
+        lines,
+        files,
         token_ttl: chrono::Duration::hours(settings.auth.token_ttl_hours.into()),
         auth_cache: Default::default(),
     });
     let max_body = settings.http.max_body_bytes;
+    let max_webhook = settings.whatsapp.max_webhook_bytes;
     let port = listener.local_addr()?.port();
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(TracingLogger::default())
             .app_data(state.clone())
-            .configure(|cfg| http::configure(cfg, max_body))
+            .configure(|cfg| http::configure(cfg, max_body, max_webhook))
     })
     // Nagle's algorithm off: actix leaves it on, and then a WebSocket event written while the
     // socket's previous one is unacknowledged waits for the ACK, which the browser (or any
@@ -131,6 +151,53 @@ pub fn build(
         registry,
         port,
     })
+}
+
+/// The WhatsApp sender (the outbox) and media fetcher, on the actix system's runtime. Each
+/// starts with a pass over its table, so work queued before a restart resumes at once.
+fn start_channel_workers(
+    settings: &Settings,
+    registry: &Arc<Registry>,
+    lines: &Arc<Lines>,
+    files: &MediaStore,
+) {
+    let graph = Graph::new(Duration::from_secs(
+        settings.whatsapp.request_timeout_seconds,
+    ));
+    let sender = sender::Sender {
+        registry: registry.clone(),
+        lines: lines.clone(),
+        graph: graph.clone(),
+        retry: settings.whatsapp.send_retry(),
+    };
+    actix_web::rt::spawn(sender.run());
+    let fetcher = media::Fetcher {
+        registry: registry.clone(),
+        lines: lines.clone(),
+        graph,
+        files: files.clone(),
+        retry: RetryPolicy {
+            max_attempts: settings.media.fetch_max_attempts,
+            ..settings.whatsapp.send_retry()
+        },
+    };
+    actix_web::rt::spawn(fetcher.run());
+}
+
+/// Every WhatsApp channel's settings, as stored.
+fn load_lines(store: &Store) -> anyhow::Result<Lines> {
+    let lines = Lines::default();
+    for (channel_id, settings) in
+        store.read_blocking(|c| directory::channel_settings(c, ChannelKind::Whatsapp))?
+    {
+        let settings = serde_json::from_str(&settings)
+            .with_context(|| format!("channel {channel_id} has invalid WhatsApp settings"))?;
+        lines.add(Line {
+            channel_id,
+            settings,
+        });
+    }
+    Ok(lines)
 }
 
 fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {

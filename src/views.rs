@@ -4,7 +4,12 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::channels::ChannelKind;
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, MessageId, OperatorId, TicketId};
+pub use crate::domain::message::{Content, Location, SharedContact};
+use crate::domain::message::{
+    DeliveryError, Interactive, Media, MessageRef, MessageStatus, Reaction, SystemNotice,
+};
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::Placement;
 
@@ -68,57 +73,54 @@ pub struct Author {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Location {
-    pub latitude: f64,
-    pub longitude: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SharedContact {
-    pub name: String,
-    pub phone: String,
-}
-
-/// What a message carries. Stored as `kind` + `body` + JSON `payload`.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Content {
-    Text(String),
-    Location(Location),
-    Contact(SharedContact),
-}
-
-impl Content {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Content::Text(_) => "text",
-            Content::Location(_) => "location",
-            Content::Contact(_) => "contact",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageView {
     pub id: MessageId,
     pub ticket_id: TicketId,
     pub direction: Direction,
     pub author: Author,
     pub kind: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// `text` with WhatsApp formatting rendered as safe HTML, for consoles.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<SharedContact>,
+    /// A received file; its bytes are at `GET /api/v1/messages/{id}/media`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Media>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reaction: Option<Reaction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interactive: Option<Interactive>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemNotice>,
+    /// An outbound WhatsApp template, as it was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<serde_json::Value>,
+    /// An `unsupported` message's original object, kept whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<serde_json::Value>,
+    /// The message this one quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<MessageRef>,
+    /// The ad the customer came from (WhatsApp click-to-chat referrals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referral: Option<serde_json::Value>,
+    /// The channel's own id of the message (a WhatsApp wamid, an integration's id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// When the message left its sender by the channel's clock (the customer's WhatsApp
+    /// timestamp; for outbound messages, when the channel accepted them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    pub status: String,
+    pub status: MessageStatus,
+    /// Why delivery failed (`status: failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<DeliveryError>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,7 +162,7 @@ pub struct OperatorView {
 pub struct ChannelView {
     pub id: ChannelId,
     pub name: String,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub department_id: DepartmentId,
     pub created_at: DateTime<Utc>,
 }

@@ -5,16 +5,33 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::domain::ids::TicketId;
+use crate::domain::ids::{MessageId, TicketId};
+use crate::domain::message::{DeliveryError, MessageStatus};
 use crate::views::{MessageView, TicketView};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event<'a> {
-    Snapshot { tickets: &'a [TicketView] },
-    Ticket { ticket: &'a TicketView },
-    TicketRemoved { ticket_id: TicketId },
-    Message { message: &'a MessageView },
+    Snapshot {
+        tickets: &'a [TicketView],
+    },
+    Ticket {
+        ticket: &'a TicketView,
+    },
+    TicketRemoved {
+        ticket_id: TicketId,
+    },
+    Message {
+        message: &'a MessageView,
+    },
+    /// A message's delivery status moved (`sent`, `delivered`, `read`, `failed`).
+    MessageStatus {
+        message_id: MessageId,
+        ticket_id: TicketId,
+        status: MessageStatus,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<&'a DeliveryError>,
+    },
 }
 
 /// A serialised event: a JSON object without its `seq`.

@@ -5,14 +5,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use actix::prelude::*;
+use tokio::sync::Notify;
 
-use super::department::{DepartmentActor, Subscribe};
+use super::department::{DepartmentActor, PublishStatus, Subscribe};
 use super::operator::CloseSession;
 use super::ticket::{InboundStored, TicketActor};
 use crate::domain::calendar::Calendar;
 use crate::domain::ids::{ChannelId, DepartmentId, TicketId};
+use crate::domain::message::MessageStatus;
 use crate::domain::visibility::Viewer;
 use crate::persistence::Store;
+use crate::persistence::outbox::StatusChange;
 use crate::persistence::queries::inbound::Ingested;
 use crate::views::{ChannelView, DepartmentView, TicketView};
 
@@ -34,6 +37,10 @@ pub struct Registry {
     /// Every live operator session: admins are subscribed to departments created after they
     /// connected, and all are told to close at shutdown.
     sessions: Mutex<HashMap<u64, LiveSession>>,
+    /// Wakes the channels' sender when a send is committed to the outbox.
+    pub outbox_wake: Arc<Notify>,
+    /// Wakes the media fetcher when a received file is waiting to be fetched.
+    pub media_wake: Arc<Notify>,
 }
 
 #[derive(Clone)]
@@ -50,6 +57,8 @@ impl Registry {
             channels: RwLock::default(),
             tickets: Mutex::default(),
             sessions: Mutex::default(),
+            outbox_wake: Arc::default(),
+            media_wake: Arc::default(),
         })
     }
 
@@ -174,6 +183,27 @@ impl Registry {
         addr.do_send(InboundStored {
             messages: stored.messages.clone(),
         });
+        if stored
+            .messages
+            .iter()
+            .any(|m| m.status == MessageStatus::Queued)
+        {
+            self.outbox_wake.notify_one();
+        }
+        if stored
+            .messages
+            .iter()
+            .any(|m| m.media.as_ref().is_some_and(|f| f.media_id.is_some()))
+        {
+            self.media_wake.notify_one();
+        }
+    }
+
+    /// Tells whoever sees the ticket that one of its messages changed status.
+    pub fn publish_status(&self, change: StatusChange) {
+        if let Some(department) = self.department(change.placement.department_id) {
+            department.addr.do_send(PublishStatus(change));
+        }
     }
 }
 

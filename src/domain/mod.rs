@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod classification;
 pub mod formatting;
 pub mod ids;
+pub mod message;
 pub mod template;
 pub mod ticket;
 pub mod visibility;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::auth::{AdminAuth, OperatorAuth, new_api_key, secret_hash};
 use super::{AppState, parse_id};
 use crate::actors::department::Status;
+use crate::channels::{ChannelKind, whatsapp};
 use crate::domain::calendar::{Calendar, WeeklyHoursSpec};
 use crate::domain::classification;
 use crate::domain::ids::{ApiKeyId, ChannelId, DepartmentId, OperatorId};
@@ -225,29 +226,8 @@ struct ChannelBody {
     name: String,
     kind: String,
     department_id: String,
-    whatsapp: Option<WhatsAppBody>,
-}
-
-/// Kept as given (secrets included) in the channel's settings; never returned.
-#[derive(Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-struct WhatsAppBody {
-    phone_number_id: String,
-    access_token: String,
-    app_secret: String,
-    verify_token: String,
-    #[serde(default = "default_graph_url")]
-    api_base_url: String,
-    #[serde(default = "default_graph_version")]
-    api_version: String,
-}
-
-fn default_graph_url() -> String {
-    "https://graph.facebook.com".into()
-}
-
-fn default_graph_version() -> String {
-    "v24.0".into()
+    /// Kept (secrets included) in the channel's settings; secrets are never returned.
+    whatsapp: Option<whatsapp::Settings>,
 }
 
 async fn create_channel(
@@ -263,35 +243,26 @@ async fn create_channel(
             "department_id: no department {department_id}"
         )));
     }
-    let settings = match (b.kind.as_str(), b.whatsapp) {
-        ("api", None) => "{}".to_owned(),
-        ("api", Some(_)) => return Err(ApiError::invalid("whatsapp: only for kind \"whatsapp\"")),
-        ("whatsapp", Some(w)) => {
-            for (field, value) in [
-                ("whatsapp.phone_number_id", &w.phone_number_id),
-                ("whatsapp.access_token", &w.access_token),
-                ("whatsapp.app_secret", &w.app_secret),
-                ("whatsapp.verify_token", &w.verify_token),
-            ] {
-                required_text(value, field, 4096)?;
-            }
-            to_json(&w)
+    let kind = ChannelKind::parse(&b.kind).ok_or_else(|| {
+        ApiError::invalid(format!("kind: {:?} is not one of api, whatsapp", b.kind))
+    })?;
+    let line = match (kind, b.whatsapp) {
+        (ChannelKind::Api, None) => None,
+        (ChannelKind::Api, Some(_)) => {
+            return Err(ApiError::invalid("whatsapp: only for kind \"whatsapp\""));
         }
-        ("whatsapp", None) => {
+        (ChannelKind::Whatsapp, Some(w)) => Some(validate_whatsapp(w)?),
+        (ChannelKind::Whatsapp, None) => {
             return Err(ApiError::invalid(
                 "whatsapp: required for kind \"whatsapp\"",
             ));
         }
-        (other, _) => {
-            return Err(ApiError::invalid(format!(
-                "kind: {other:?} is not one of api, whatsapp"
-            )));
-        }
     };
+    let settings = line.as_ref().map_or_else(|| "{}".to_owned(), to_json);
     let view = ChannelView {
         id: ChannelId::new(),
         name,
-        kind: b.kind,
+        kind,
         department_id,
         created_at: crate::persistence::now(),
     };
@@ -300,9 +271,54 @@ async fn create_channel(
         .store
         .write(move |c| directory::insert_channel(c, &stored, &settings))
         .await?;
+    if let Some(settings) = line {
+        state.lines.add(whatsapp::Line {
+            channel_id: view.id,
+            settings,
+        });
+    }
     state.registry.add_channel(view.clone());
     tracing::info!(channel = %view.id, kind = %view.kind, "channel created");
     Ok(HttpResponse::Created().json(view))
+}
+
+/// Every WhatsApp setting present and sane; names the field that is not.
+fn validate_whatsapp(w: whatsapp::Settings) -> Result<whatsapp::Settings, ApiError> {
+    use secrecy::ExposeSecret;
+    let phone_number_id = w.phone_number_id.trim();
+    if phone_number_id.is_empty()
+        || phone_number_id.len() > 64
+        || !phone_number_id.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(ApiError::invalid(
+            "whatsapp.phone_number_id: must be the digits Meta gives the number",
+        ));
+    }
+    for (field, secret) in [
+        ("whatsapp.access_token", &w.access_token),
+        ("whatsapp.app_secret", &w.app_secret),
+        ("whatsapp.verify_token", &w.verify_token),
+    ] {
+        required_text(secret.expose_secret(), field, 4096)?;
+    }
+    let base = w.api_base_url.trim().trim_end_matches('/');
+    if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() > 2048 {
+        return Err(ApiError::invalid(
+            "whatsapp.api_base_url: must be an http(s) URL",
+        ));
+    }
+    let version = w.api_version.trim();
+    if !(version.starts_with('v') && version.len() <= 16 && version[1..].parse::<f64>().is_ok()) {
+        return Err(ApiError::invalid(
+            "whatsapp.api_version: must look like v24.0",
+        ));
+    }
+    Ok(whatsapp::Settings {
+        phone_number_id: phone_number_id.to_owned(),
+        api_base_url: base.to_owned(),
+        api_version: version.to_owned(),
+        ..w
+    })
 }
 
 async fn list_channels(

@@ -10,7 +10,7 @@ use crate::actors::department::Inbound;
 use crate::domain::ids::ChannelId;
 use crate::error::ApiError;
 use crate::persistence::queries::inbound::TicketRef;
-use crate::views::MessageView;
+use crate::views::{Content, MessageView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/channels/{id}/messages", web::post().to(receive));
@@ -44,6 +44,11 @@ async fn receive(
         content,
     } = body.into_inner();
     let content = content.into_content()?;
+    if let Content::Template(_) = content {
+        return Err(ApiError::invalid(
+            "template: templates are sent by operators, not received",
+        ));
+    }
     let phone = from.phone.trim().to_owned();
     validate_phone(&phone, "from.phone")?;
     let name = from
@@ -70,10 +75,13 @@ async fn receive(
         .send(Inbound {
             channel_id: channel.id,
             channel_name: channel.name,
+            sends_out: channel.kind.sends_out(),
             external_id,
             phone,
             name,
             content,
+            context: Default::default(),
+            sent_at: None,
         })
         .await
         .map_err(|_| ApiError::internal())??;

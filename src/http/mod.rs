@@ -4,6 +4,7 @@
 mod admin;
 pub mod auth;
 mod inbound;
+mod media;
 mod pagination;
 pub mod password;
 mod tickets;
@@ -15,20 +16,26 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use crate::actors::registry::Registry;
+use crate::channels::whatsapp::{self, Lines};
 use crate::error::ApiError;
 use crate::persistence::Store;
+use crate::persistence::media_store::MediaStore;
 use crate::views::{Content, Location, SharedContact};
 
 /// What every handler can reach.
 pub struct AppState {
     pub registry: Arc<Registry>,
     pub store: Store,
+    /// WhatsApp lines, for the webhook and channel administration.
+    pub lines: Arc<Lines>,
+    /// Received files.
+    pub files: MediaStore,
     pub token_ttl: chrono::Duration,
     pub auth_cache: auth::AuthCache,
 }
 
 /// Mounts every route, with JSON, path and query errors mapped to the contract's errors.
-pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhook_bytes: usize) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_body_bytes)
@@ -45,12 +52,14 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         }),
     )
     .route("/healthz", web::get().to(healthz))
+    .configure(|cfg| whatsapp::webhook::routes(cfg, max_webhook_bytes))
     .service(
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(admin::routes)
             .configure(inbound::routes)
             .configure(tickets::routes)
+            .configure(media::routes)
             .route("/ws", web::get().to(websocket)),
     )
     .default_service(web::to(|| async {
@@ -98,13 +107,15 @@ async fn websocket(
     crate::actors::operator::start(&req, stream, caller.viewer, state.registry.clone())
 }
 
-/// The body of a message, inbound or outbound: exactly one of `text`, `location`, `contact`.
+/// The body of a message, inbound or outbound: exactly one of `text`, `location`, `contact`
+/// or (operators on WhatsApp) `template`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ContentBody {
     pub text: Option<String>,
     pub location: Option<Location>,
     pub contact: Option<SharedContact>,
+    pub template: Option<serde_json::Value>,
 }
 
 /// WhatsApp's own limit on a text body.
@@ -112,6 +123,14 @@ const MAX_TEXT_CHARS: usize = 4096;
 
 impl ContentBody {
     pub fn into_content(self) -> Result<Content, ApiError> {
+        if let Some(template) = self.template {
+            if self.text.is_some() || self.location.is_some() || self.contact.is_some() {
+                return Err(ApiError::invalid(
+                    "body: give only one of text, location, contact or template",
+                ));
+            }
+            return validate_template(template).map(Content::Template);
+        }
         match (self.text, self.location, self.contact) {
             (Some(text), None, None) => {
                 if text.trim().is_empty() {
@@ -152,6 +171,37 @@ impl ContentBody {
             )),
         }
     }
+}
+
+/// A WhatsApp template object as the Cloud API takes it: `name`, `language: {code}`, and
+/// optionally `components`. It is passed on as given; Meta checks the rest.
+fn validate_template(template: serde_json::Value) -> Result<serde_json::Value, ApiError> {
+    let Some(object) = template.as_object() else {
+        return Err(ApiError::invalid("template: must be an object"));
+    };
+    match object.get("name").and_then(|n| n.as_str()) {
+        Some(name) if !name.trim().is_empty() && name.len() <= 512 => {}
+        _ => {
+            return Err(ApiError::invalid(
+                "template.name: a template name is required",
+            ));
+        }
+    }
+    match object.get("language") {
+        Some(l)
+            if l.get("code")
+                .and_then(|c| c.as_str())
+                .is_some_and(|c| !c.is_empty()) => {}
+        _ => {
+            return Err(ApiError::invalid(
+                "template.language: must be an object with a language code, e.g. {\"code\": \"es_AR\"}",
+            ));
+        }
+    }
+    if object.get("components").is_some_and(|c| !c.is_array()) {
+        return Err(ApiError::invalid("template.components: must be a list"));
+    }
+    Ok(template)
 }
 
 /// Phone numbers as WhatsApp writes them: digits, optionally a leading `+`, 5 to 20 digits.

@@ -8,6 +8,8 @@
 //! sends), [`media_store`] (files of received media).
 
 mod backend;
+pub mod media_store;
+pub mod outbox;
 pub mod queries;
 mod rows;
 pub mod schema;

@@ -7,6 +7,8 @@ use diesel::prelude::*;
 
 use super::StoreError;
 use super::schema::*;
+use crate::channels::ChannelKind;
+use crate::domain::message::{Content, DeliveryError, MessageContext, MessageStatus};
 use crate::views::{
     Author, AuthorKind, ChannelView, ContactRef, DepartmentView, Direction, MessageView,
     TimelineEntry,
@@ -89,7 +91,8 @@ impl ChannelRow {
         Ok(ChannelView {
             id: parse(&self.id, "channel id")?,
             name: self.name.clone(),
-            kind: self.kind.clone(),
+            kind: ChannelKind::parse(&self.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("channel kind: {:?}", self.kind)))?,
             department_id: parse(&self.department_id, "department id")?,
             created_at: utc(self.created_at),
         })
@@ -153,9 +156,53 @@ pub(crate) struct MessageRow {
     pub payload: Option<String>,
     pub status: String,
     pub created_at: NaiveDateTime,
+    pub context: Option<String>,
+    pub error: Option<String>,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+/// A message's content as stored: its words in `body`, the rest as JSON in `payload`.
+pub(crate) fn content_columns(content: &Content) -> (Option<String>, Option<String>) {
+    use crate::persistence::queries::directory::to_json;
+    let payload = match content {
+        Content::Text(_) => None,
+        Content::Location(l) => Some(to_json(l)),
+        Content::Contact(c) => Some(to_json(c)),
+        Content::Media(m) => Some(to_json(m)),
+        Content::Reaction(r) => Some(to_json(r)),
+        Content::Interactive(i) => Some(to_json(i)),
+        Content::System(s) => Some(to_json(s)),
+        Content::Unsupported(raw) | Content::Template(raw) => Some(to_json(raw)),
+    };
+    (content.text(), payload)
+}
+
+/// The content back from its columns.
+pub(crate) fn stored_content(
+    kind: &str,
+    body: Option<&str>,
+    payload: Option<&str>,
+) -> Result<Content, StoreError> {
+    let payload = || payload.ok_or_else(|| StoreError::Corrupt(format!("{kind} without payload")));
+    Ok(match kind {
+        "text" => Content::Text(body.unwrap_or_default().to_owned()),
+        "location" => Content::Location(json(payload()?, "location")?),
+        "contact" => Content::Contact(json(payload()?, "contact")?),
+        "media" => Content::Media(json(payload()?, "media")?),
+        "reaction" => Content::Reaction(json(payload()?, "reaction")?),
+        "interactive" => Content::Interactive(json(payload()?, "interactive")?),
+        "system" => Content::System(json(payload()?, "system")?),
+        "unsupported" => Content::Unsupported(json(payload()?, "unsupported")?),
+        "template" => Content::Template(json(payload()?, "template")?),
+        other => return Err(StoreError::Corrupt(format!("message kind: {other:?}"))),
+    })
 }
 
 impl MessageRow {
+    pub fn content(&self) -> Result<Content, StoreError> {
+        stored_content(&self.kind, self.body.as_deref(), self.payload.as_deref())
+    }
+
     pub fn into_view(self) -> Result<MessageView, StoreError> {
         let direction = match self.direction.as_str() {
             "in" => Direction::In,
@@ -168,28 +215,56 @@ impl MessageRow {
             "system" => AuthorKind::System,
             other => return Err(StoreError::Corrupt(format!("author kind: {other:?}"))),
         };
-        let (location, contact) = match (self.kind.as_str(), self.payload.as_deref()) {
-            ("location", Some(p)) => (Some(json(p, "location")?), None),
-            ("contact", Some(p)) => (None, Some(json(p, "contact")?)),
-            _ => (None, None),
+        let status = MessageStatus::parse(&self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("message status: {:?}", self.status)))?;
+        let context: MessageContext = match &self.context {
+            Some(c) => json(c, "message context")?,
+            None => MessageContext::default(),
         };
-        Ok(MessageView {
+        let error: Option<DeliveryError> = match &self.error {
+            Some(e) => Some(json(e, "message error")?),
+            None => None,
+        };
+        let mut view = MessageView {
             id: parse(&self.id, "message id")?,
             ticket_id: parse(&self.ticket_id, "ticket id")?,
             direction,
             author: Author {
                 kind,
-                id: self.author_id,
-                name: self.author_name,
+                id: self.author_id.clone(),
+                name: self.author_name.clone(),
             },
-            kind: self.kind,
+            kind: self.kind.clone(),
             html: self.body.as_deref().map(crate::domain::formatting::to_html),
-            text: self.body,
-            location,
-            contact,
+            text: self.body.clone(),
+            location: None,
+            contact: None,
+            media: None,
+            reaction: None,
+            interactive: None,
+            system: None,
+            template: None,
+            raw: None,
+            reply_to: context.reply_to,
+            referral: context.referral,
+            external_id: self.external_id.clone(),
+            sent_at: self.sent_at.map(utc),
             created_at: utc(self.created_at),
-            status: self.status,
-        })
+            status,
+            error,
+        };
+        match self.content()? {
+            Content::Text(_) => {}
+            Content::Location(l) => view.location = Some(l),
+            Content::Contact(c) => view.contact = Some(c),
+            Content::Media(m) => view.media = Some(m),
+            Content::Reaction(r) => view.reaction = Some(r),
+            Content::Interactive(i) => view.interactive = Some(i),
+            Content::System(s) => view.system = Some(s),
+            Content::Unsupported(raw) => view.raw = Some(raw),
+            Content::Template(t) => view.template = Some(t),
+        }
+        Ok(view)
     }
 }
 

@@ -110,6 +110,45 @@ diesel::table! {
         payload -> Nullable<Text>,
         status -> Text,
         created_at -> Timestamp,
+        context -> Nullable<Text>,
+        error -> Nullable<Text>,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox (message_id) {
+        message_id -> Text,
+        channel_id -> Text,
+        recipient -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    message_statuses (channel_id, external_id, status) {
+        channel_id -> Text,
+        external_id -> Text,
+        status -> Text,
+        error -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    media (message_id) {
+        message_id -> Text,
+        channel_id -> Text,
+        media_id -> Text,
+        content_type -> Nullable<Text>,
+        size -> Nullable<BigInt>,
+        stored_at -> Nullable<Timestamp>,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -133,6 +172,9 @@ diesel::joinable!(tickets -> operators (operator_id));
 diesel::joinable!(operator_departments -> operators (operator_id));
 diesel::joinable!(operator_departments -> departments (department_id));
 diesel::joinable!(auth_tokens -> operators (operator_id));
+diesel::joinable!(outbox -> messages (message_id));
+diesel::joinable!(media -> messages (message_id));
+diesel::joinable!(messages -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
@@ -146,4 +188,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     tickets,
     messages,
     ticket_events,
+    outbox,
+    message_statuses,
+    media,
 );

@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use actix::prelude::*;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::actors::operator::Push;
 use crate::domain::ids::{ChannelId, OperatorId};
+use crate::domain::message::MessageContext;
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::{Placement, Viewer};
 use crate::persistence::StoreError;
+use crate::persistence::outbox::StatusChange;
 use crate::persistence::queries::inbound::Ingested;
 use crate::views::{Content, MessageView, TicketView};
 
@@ -48,17 +51,28 @@ pub struct PublishMessage {
     pub message: Arc<MessageView>,
 }
 
-/// From the inbound endpoint of a channel whose home is this department: store the message,
-/// opening a ticket here (waiting or out of hours by the calendar) if the contact has none.
+/// From the sender or a webhook: a message's delivery status moved.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishStatus(pub StatusChange);
+
+/// From a channel whose home is this department (the REST inbound endpoint, the WhatsApp
+/// webhook): store the message, opening a ticket here (waiting or out of hours by the
+/// calendar) if the contact has none.
 #[derive(Message)]
 #[rtype(result = "Result<Ingested, StoreError>")]
 pub struct Inbound {
     pub channel_id: ChannelId,
     pub channel_name: String,
+    /// Whether the channel sends operators' messages out (through the outbox).
+    pub sends_out: bool,
     pub external_id: Option<String>,
     pub phone: String,
     pub name: Option<String>,
     pub content: Content,
+    pub context: MessageContext,
+    /// When the customer sent it, by the channel's clock.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// From a ticket actor transferring into this department: which queue would it join now?

@@ -172,6 +172,22 @@ impl Handler<PublishMessage> for DepartmentActor {
     }
 }
 
+impl Handler<PublishStatus> for DepartmentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PublishStatus, _: &mut Self::Context) {
+        let change = msg.0;
+        let frame = Event::MessageStatus {
+            message_id: change.message_id,
+            ticket_id: change.ticket_id,
+            status: change.status,
+            error: change.error.as_ref(),
+        }
+        .frame();
+        self.push_where(&frame, |viewer| can_see(viewer, &change.placement));
+    }
+}
+
 impl Handler<Inbound> for DepartmentActor {
     type Result = ResponseFuture<<Inbound as Message>::Result>;
 
@@ -191,6 +207,9 @@ impl Handler<Inbound> for DepartmentActor {
             phone: msg.phone,
             name: msg.name,
             content: msg.content,
+            context: msg.context,
+            sent_at: msg.sent_at.map(|t| t.naive_utc()),
+            sends_out: msg.sends_out,
             opening_state: TicketState::queued(open),
             auto_reply,
             now: now.naive_utc(),

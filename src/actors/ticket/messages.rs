@@ -60,6 +60,12 @@ pub enum CommandError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "the customer's last message is more than 24 hours old: WhatsApp only delivers templates now"
+    )]
+    OutsideCustomerWindow,
+    #[error("template: templates can only be sent on WhatsApp channels")]
+    TemplateOffWhatsApp,
     /// The ticket closed (or never existed) before the command reached it.
     #[error("the ticket is not open")]
     NotOpen,

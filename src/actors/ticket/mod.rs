@@ -14,6 +14,7 @@ pub use self::messages::*;
 use super::department::{PublishMessage, QueueState, TicketChanged};
 use super::registry::Registry;
 use crate::domain::ids::TicketId;
+use crate::domain::message::{MessageStatus, customer_window_open};
 use crate::domain::template::{Variables, expand};
 use crate::domain::ticket::{Action, TicketState, decide};
 use crate::domain::visibility::Placement;
@@ -111,6 +112,13 @@ impl Handler<Command> for TicketActor {
         let work = async move {
             let committed = run_command(&registry, view, cmd).await?;
             publish(&registry, &committed).await;
+            if committed
+                .message
+                .as_ref()
+                .is_some_and(|m| m.status == MessageStatus::Queued)
+            {
+                registry.outbox_wake.notify_one();
+            }
             Ok(committed)
         }
         .instrument(span);
@@ -190,6 +198,12 @@ async fn run_command(
         }
     };
     let change = decide(&before, &cmd.by, action)?;
+    let sends_out = registry
+        .channel(view.channel.id)
+        .is_some_and(|c| c.kind.sends_out());
+    if let TicketCommand::Reply(content) = &cmd.action {
+        check_channel_allows(registry, &view, content, sends_out).await?;
+    }
     let message = match cmd.action {
         TicketCommand::Reply(Content::Text(text)) => Some(Content::Text(expand(
             &text,
@@ -212,6 +226,7 @@ async fn run_command(
         by: cmd.by.id,
         by_name: cmd.by_name,
         message,
+        send_to: sends_out.then(|| view.contact.phone.clone()),
         classification,
         now: crate::persistence::now().naive_utc(),
     };
@@ -238,6 +253,35 @@ async fn run_command(
         ticket,
         message,
     })
+}
+
+/// What the ticket's channel lets an operator send now: templates only on WhatsApp, and there
+/// free-form messages only within 24 hours of the customer's last message.
+async fn check_channel_allows(
+    registry: &Arc<Registry>,
+    view: &TicketView,
+    content: &Content,
+    whatsapp: bool,
+) -> Result<(), CommandError> {
+    if !whatsapp {
+        return match content {
+            Content::Template(_) => Err(CommandError::TemplateOffWhatsApp),
+            _ => Ok(()),
+        };
+    }
+    if !content.is_free_form() {
+        return Ok(());
+    }
+    let id = view.id;
+    let last = registry
+        .store
+        .read(move |c| tickets::last_customer_message_at(c, id))
+        .await?;
+    if customer_window_open(last, crate::persistence::now()) {
+        Ok(())
+    } else {
+        Err(CommandError::OutsideCustomerWindow)
+    }
 }
 
 /// Tells the departments about a committed command. On a transfer both departments are awaited,

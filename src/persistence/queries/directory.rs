@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::domain::ids::{ApiKeyId, DepartmentId, OperatorId};
+use crate::domain::ids::{ApiKeyId, ChannelId, DepartmentId, OperatorId};
 use crate::domain::visibility::{Role, Viewer};
 use crate::persistence::rows::{ChannelRow, DepartmentRow, LoadOne, OperatorRow, parse, utc};
 use crate::persistence::schema::*;
@@ -217,7 +217,7 @@ pub fn insert_channel(
         .values((
             channels::id.eq(c.id.to_string()),
             channels::name.eq(&c.name),
-            channels::kind.eq(&c.kind),
+            channels::kind.eq(c.kind.as_str()),
             channels::department_id.eq(c.department_id.to_string()),
             channels::settings.eq(settings),
             channels::created_at.eq(c.created_at.naive_utc()),
@@ -239,4 +239,19 @@ pub fn channels(conn: &mut DbConn) -> Result<Vec<ChannelView>, StoreError> {
 /// Serialising a value built in memory (maps, lists, strings) cannot fail.
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("serialising an in-memory value")
+}
+
+/// The stored settings of every channel of a kind, by channel id (WhatsApp lines at start-up).
+pub fn channel_settings(
+    conn: &mut DbConn,
+    kind: crate::channels::ChannelKind,
+) -> Result<Vec<(ChannelId, String)>, StoreError> {
+    channels::table
+        .filter(channels::kind.eq(kind.as_str()))
+        .order(channels::id)
+        .select((channels::id, channels::settings))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(id, settings)| Ok((parse(&id, "channel id")?, settings)))
+        .collect()
 }

@@ -4,9 +4,12 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::tickets::{Sender, insert_event, insert_message};
+use super::tickets::{NewMessage, Sender, insert_event, insert_message};
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, TicketId};
+use crate::domain::message::{MessageContext, MessageRef, MessageStatus};
 use crate::domain::ticket::{Reason, TicketState};
+use crate::persistence::outbox;
+use crate::persistence::queries::media;
 use crate::persistence::rows::{
     ContactRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, parse, utc,
 };
@@ -26,6 +29,12 @@ pub struct Ingest {
     pub phone: String,
     pub name: Option<String>,
     pub content: Content,
+    /// What the message quotes and the ad that brought the customer, if the channel says.
+    pub context: MessageContext,
+    /// When the customer sent it, by the channel's clock.
+    pub sent_at: Option<NaiveDateTime>,
+    /// The channel sends outbound messages (the auto-reply goes through the outbox).
+    pub sends_out: bool,
     /// The state a new ticket opens in, decided by the department's calendar.
     pub opening_state: TicketState,
     /// Sent (as a system message) when the ticket opens out of hours: (author name, text).
@@ -114,33 +123,63 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
     let ticket_ref = TicketRef::of(&row)?;
     let ticket_id = ticket_ref.id;
 
-    let mut stored = vec![insert_message(
+    let mut content = m.content.clone();
+    let mut context = m.context.clone();
+    if let Content::Reaction(r) = &mut content {
+        resolve(conn, m.channel_id, &mut r.to)?;
+    }
+    if let Some(quoted) = &mut context.reply_to {
+        resolve(conn, m.channel_id, quoted)?;
+    }
+    let message = insert_message(
         conn,
-        ticket_id,
-        m.channel_id,
-        m.external_id.clone(),
-        Sender::Contact {
-            id: &contact.id,
-            name: &contact.name,
+        NewMessage {
+            ticket_id,
+            channel_id: m.channel_id,
+            external_id: m.external_id.clone(),
+            sender: Sender::Contact {
+                id: &contact.id,
+                name: &contact.name,
+            },
+            content: &content,
+            context: Some(&context),
+            sent_at: m.sent_at,
+            status: MessageStatus::Received,
+            now: m.now,
         },
-        &m.content,
-        "received",
-        m.now,
-    )?];
+    )?;
+    if let Content::Media(file) = &content
+        && let Some(media_id) = &file.media_id
+    {
+        media::enqueue(conn, message.id, m.channel_id, media_id, m.now)?;
+    }
+    let mut stored = vec![message];
     if opened
         && m.opening_state == TicketState::OutOfHours
         && let Some((author, text)) = &m.auto_reply
     {
-        stored.push(insert_message(
+        let reply = insert_message(
             conn,
-            ticket_id,
-            m.channel_id,
-            None,
-            Sender::System { name: author },
-            &Content::Text(text.clone()),
-            "sent",
-            m.now,
-        )?);
+            NewMessage {
+                ticket_id,
+                channel_id: m.channel_id,
+                external_id: None,
+                sender: Sender::System { name: author },
+                content: &Content::Text(text.clone()),
+                context: None,
+                sent_at: None,
+                status: if m.sends_out {
+                    MessageStatus::Queued
+                } else {
+                    MessageStatus::Sent
+                },
+                now: m.now,
+            },
+        )?;
+        if m.sends_out {
+            outbox::enqueue(conn, reply.id, m.channel_id, &m.phone, m.now)?;
+        }
+        stored.push(reply);
     }
     // A new ticket's view is all known here: no need to read it back with its names.
     let opened = if opened {
@@ -170,6 +209,16 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
         messages: stored,
         duplicate: false,
     })
+}
+
+/// Fills in our id of a message the channel refers to by its own, when we have it.
+fn resolve(conn: &mut DbConn, channel: ChannelId, to: &mut MessageRef) -> Result<(), StoreError> {
+    to.message_id = messages::table
+        .filter(messages::channel_id.eq(channel.to_string()))
+        .filter(messages::external_id.eq(&to.external_id))
+        .select(messages::id)
+        .load_one(conn)?;
+    Ok(())
 }
 
 fn upsert_contact(

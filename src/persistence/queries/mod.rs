@@ -3,4 +3,5 @@
 
 pub mod directory;
 pub mod inbound;
+pub mod media;
 pub mod tickets;

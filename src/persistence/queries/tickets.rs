@@ -8,10 +8,12 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, MessageId, OperatorId, TicketId};
+use crate::domain::message::{MessageContext, MessageStatus};
 use crate::domain::ticket::{Change, Reason, TicketState};
+use crate::persistence::outbox;
 use crate::persistence::queries::directory::to_json;
 use crate::persistence::rows::{
-    ContactRow, EventRow, MessageRow, TicketIsOpen, TicketRow, parse, utc,
+    ContactRow, EventRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, content_columns, parse, utc,
 };
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, MultiBackend, StoreError};
@@ -23,41 +25,44 @@ pub enum Sender<'a> {
     System { name: &'a str },
 }
 
-#[allow(clippy::too_many_arguments)]
-pub fn insert_message(
-    conn: &mut DbConn,
-    ticket_id: TicketId,
-    channel_id: ChannelId,
-    external_id: Option<String>,
-    sender: Sender<'_>,
-    content: &Content,
-    status: &str,
-    now: NaiveDateTime,
-) -> Result<MessageView, StoreError> {
-    let (direction, author_kind, author_id, author_name) = match sender {
+/// A message to store, inbound or outbound.
+pub struct NewMessage<'a> {
+    pub ticket_id: TicketId,
+    pub channel_id: ChannelId,
+    /// The channel's own id (wamid, integration id), unique per channel.
+    pub external_id: Option<String>,
+    pub sender: Sender<'a>,
+    pub content: &'a Content,
+    pub context: Option<&'a MessageContext>,
+    pub sent_at: Option<NaiveDateTime>,
+    pub status: MessageStatus,
+    pub now: NaiveDateTime,
+}
+
+pub fn insert_message(conn: &mut DbConn, m: NewMessage<'_>) -> Result<MessageView, StoreError> {
+    let (direction, author_kind, author_id, author_name) = match m.sender {
         Sender::Contact { id, name } => ("in", "contact", Some(id.to_owned()), name),
         Sender::Operator { id, name } => ("out", "operator", Some(id.to_string()), name),
         Sender::System { name } => ("out", "system", None, name),
     };
-    let (body, payload) = match content {
-        Content::Text(t) => (Some(t.clone()), None),
-        Content::Location(l) => (l.name.clone(), Some(to_json(l))),
-        Content::Contact(c) => (None, Some(to_json(c))),
-    };
+    let (body, payload) = content_columns(m.content);
     let row = MessageRow {
         id: MessageId::new().to_string(),
-        ticket_id: ticket_id.to_string(),
-        channel_id: channel_id.to_string(),
-        external_id,
+        ticket_id: m.ticket_id.to_string(),
+        channel_id: m.channel_id.to_string(),
+        external_id: m.external_id,
         direction: direction.into(),
         author_kind: author_kind.into(),
         author_id,
         author_name: author_name.into(),
-        kind: content.kind().into(),
+        kind: m.content.kind().into(),
         body,
         payload,
-        status: status.into(),
-        created_at: now,
+        status: m.status.as_str().into(),
+        created_at: m.now,
+        context: m.context.filter(|c| !c.is_empty()).map(to_json),
+        error: None,
+        sent_at: m.sent_at,
     };
     diesel::insert_into(messages::table)
         .values((
@@ -74,6 +79,9 @@ pub fn insert_message(
             messages::payload.eq(&row.payload),
             messages::status.eq(&row.status),
             messages::created_at.eq(row.created_at),
+            messages::context.eq(&row.context),
+            messages::error.eq(&row.error),
+            messages::sent_at.eq(row.sent_at),
         ))
         .execute(conn)?;
     row.into_view()
@@ -125,6 +133,9 @@ pub struct Record {
     pub by: OperatorId,
     pub by_name: String,
     pub message: Option<Content>,
+    /// Where the message goes: `Some(recipient)` queues it in the outbox for the channel to
+    /// send to that address; `None` only stores it (integration channels read it back).
+    pub send_to: Option<String>,
     pub classification: Option<String>,
     pub now: NaiveDateTime,
 }
@@ -184,19 +195,31 @@ pub fn record(
         .message
         .as_ref()
         .map(|content| {
-            insert_message(
+            let status = match r.send_to {
+                Some(_) => MessageStatus::Queued,
+                None => MessageStatus::Sent,
+            };
+            let message = insert_message(
                 conn,
-                r.ticket_id,
-                r.channel_id,
-                None,
-                Sender::Operator {
-                    id: r.by,
-                    name: &r.by_name,
+                NewMessage {
+                    ticket_id: r.ticket_id,
+                    channel_id: r.channel_id,
+                    external_id: None,
+                    sender: Sender::Operator {
+                        id: r.by,
+                        name: &r.by_name,
+                    },
+                    content,
+                    context: None,
+                    sent_at: None,
+                    status,
+                    now: r.now,
                 },
-                content,
-                "sent",
-                r.now,
-            )
+            )?;
+            if let Some(recipient) = &r.send_to {
+                outbox::enqueue(conn, message.id, r.channel_id, recipient, r.now)?;
+            }
+            Ok::<_, StoreError>(message)
         })
         .transpose()?;
     let view =
@@ -401,4 +424,35 @@ fn views_chunk(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView
             })
         })
         .collect()
+}
+
+/// When the customer last wrote on this ticket, by the channel's clock where it gave one:
+/// WhatsApp's 24-hour window counts from it.
+pub fn last_customer_message_at(
+    conn: &mut DbConn,
+    ticket_id: TicketId,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+    let last: Option<(Option<NaiveDateTime>, NaiveDateTime)> = messages::table
+        .filter(messages::ticket_id.eq(ticket_id.to_string()))
+        .filter(messages::direction.eq("in"))
+        .order(messages::id.desc())
+        .select((messages::sent_at, messages::created_at))
+        .load_one(conn)?;
+    Ok(last.map(|(sent, created)| utc(sent.unwrap_or(created))))
+}
+
+/// One message with the ticket it belongs to.
+pub fn message(
+    conn: &mut DbConn,
+    id: MessageId,
+) -> Result<Option<(MessageView, TicketView)>, StoreError> {
+    let row = messages::table
+        .find(id.to_string())
+        .select(MessageRow::as_select())
+        .load_one(conn)?;
+    let Some(row) = row else { return Ok(None) };
+    let ticket_id = parse(&row.ticket_id, "ticket id")?;
+    let ticket = ticket(conn, ticket_id)?
+        .ok_or_else(|| StoreError::Corrupt("a message without its ticket".into()))?;
+    Ok(Some((row.into_view()?, ticket)))
 }
