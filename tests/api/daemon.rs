@@ -21,6 +21,16 @@ pub struct Daemon {
     pub client: reqwest::Client,
 }
 
+/// Received files of a child daemon: beside its SQLite file, or in a temporary folder.
+fn media_dir_for(db_url: &str) -> std::path::PathBuf {
+    match std::path::Path::new(db_url).parent() {
+        Some(dir) if !db_url.starts_with("postgres") && !dir.as_os_str().is_empty() => {
+            dir.join("media")
+        }
+        _ => std::env::temp_dir().join(format!("switchboard-media-{}", std::process::id())),
+    }
+}
+
 impl Daemon {
     pub async fn start(db_url: &str) -> Daemon {
         let port = {
@@ -32,6 +42,7 @@ impl Daemon {
             .arg("--config")
             .arg(config_path())
             .env("DATABASE_URL", db_url)
+            .env("SWITCHBOARD_MEDIA_DIR", media_dir_for(db_url))
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -338,4 +349,112 @@ async fn sigterm_closes_sockets_finishes_requests_and_exits_zero() {
     let daemon = Daemon::start(&db.url).await;
     let (status, body) = daemon.post(&path, &key, &inbound_body(0, 0)).await.unwrap();
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+impl Daemon {
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let res = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The outbox's promise: a reply acknowledged to the operator is sent, even when the daemon is
+/// killed before the Graph API took it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_reply_acknowledged_before_a_sigkill_is_sent_after_the_restart() {
+    use crate::whatsapp::*;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let db = TestDb::new();
+    let graph = Graph::start().await;
+    // Meta is not taking messages yet.
+    Mock::given(method("POST"))
+        .and(path(Graph::messages_path(PNID)))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&graph.server)
+        .await;
+    let mut daemon = Daemon::start(&db.url).await;
+    let admin = daemon.login().await;
+    let (_, dept) = daemon
+        .post(
+            "/api/v1/departments",
+            &admin,
+            &json!({"name": "Ventas", "timezone": "UTC", "business_hours": always_open()}),
+        )
+        .await
+        .unwrap();
+    let (status, channel) = daemon
+        .post(
+            "/api/v1/channels",
+            &admin,
+            &json!({"name": "WhatsApp", "kind": "whatsapp", "department_id": dept["id"],
+                    "whatsapp": {"phone_number_id": PNID, "access_token": ACCESS_TOKEN,
+                                 "app_secret": SECRET, "verify_token": VERIFY_TOKEN,
+                                 "api_base_url": graph.url()}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{channel}");
+    let channel = channel["id"].as_str().unwrap().to_owned();
+    let body = delivery(
+        PNID,
+        profile(CUSTOMER, "Sheena"),
+        json!([text_message(
+            CUSTOMER,
+            "wamid.k1",
+            "Hola",
+            Duration::from_secs(60)
+        )]),
+        Value::Null,
+    )
+    .to_string();
+    let res = daemon
+        .client
+        .post(format!("{}/webhooks/whatsapp/{channel}", daemon.base))
+        .header("X-Hub-Signature-256", sign(SECRET, body.as_bytes()))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, tickets) = daemon.get("/api/v1/tickets", &admin).await;
+    let ticket = tickets[0]["id"].as_str().unwrap().to_owned();
+    let (status, sent) = daemon
+        .post(
+            &format!("/api/v1/tickets/{ticket}/messages"),
+            &admin,
+            &json!({"text": "Te respondo enseguida"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    assert_eq!(sent["status"], "queued");
+    graph.wait_for_sends(1).await;
+    daemon.kill();
+
+    graph.server.reset().await;
+    graph.accept_sends().await;
+    let daemon = Daemon::start(&db.url).await;
+    let sends = graph.wait_for_sends(1).await;
+    assert_eq!(sends[0].1["text"]["body"], "Te respondo enseguida");
+    eventually("the reply marked sent", || async {
+        let (_, messages) = daemon
+            .get(&format!("/api/v1/tickets/{ticket}/messages"), &admin)
+            .await;
+        messages
+            .as_array()?
+            .iter()
+            .find(|m| m["id"] == sent["id"] && m["status"] == "sent")
+            .cloned()
+    })
+    .await;
+    assert_eq!(graph.sends().await.len(), 1, "sent once after the restart");
 }

@@ -53,6 +53,11 @@ impl TestDb {
         }
     }
 
+    /// Where this database's daemon keeps received files.
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("media")
+    }
+
     /// A direct connection, for checking what the daemon stored.
     pub fn connect(&self) -> switchboard::persistence::DbConn {
         switchboard::persistence::connect(&self.url).expect("test database connects")
@@ -119,6 +124,10 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDb>) -> TestApp {
     settings.http.workers = 2;
     // Tests only need the commit to survive the process, not a power cut.
     settings.database.sqlite_synchronous = "normal".into();
+    settings.media.dir = db.media_dir().display().to_string();
+    // Retries within a test's patience: 100 ms, doubling up to 1 s.
+    settings.whatsapp.retry_base_ms = 100;
+    settings.whatsapp.retry_max_seconds = 1;
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -9,4 +9,5 @@ mod races;
 mod recovery;
 mod store;
 mod visibility;
+mod whatsapp;
 mod ws;
