@@ -17,18 +17,10 @@ use crate::helpers::*;
 /// A `switchboard` process on its own port.
 pub struct Daemon {
     child: Child,
+    /// Received files; a restarted daemon gets a fresh folder (no test restarts with media).
+    _media: tempfile::TempDir,
     pub base: String,
     pub client: reqwest::Client,
-}
-
-/// Received files of a child daemon: beside its SQLite file, or in a temporary folder.
-fn media_dir_for(db_url: &str) -> std::path::PathBuf {
-    match std::path::Path::new(db_url).parent() {
-        Some(dir) if !db_url.starts_with("postgres") && !dir.as_os_str().is_empty() => {
-            dir.join("media")
-        }
-        _ => std::env::temp_dir().join(format!("switchboard-media-{}", std::process::id())),
-    }
 }
 
 impl Daemon {
@@ -37,12 +29,13 @@ impl Daemon {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
+        let media = tempfile::tempdir().expect("temp dir");
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
             .arg("--config")
             .arg(config_path())
             .env("DATABASE_URL", db_url)
-            .env("SWITCHBOARD_MEDIA_DIR", media_dir_for(db_url))
+            .env("SWITCHBOARD_MEDIA_DIR", media.path())
             .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
@@ -53,6 +46,7 @@ impl Daemon {
             .expect("daemon binary starts");
         let daemon = Daemon {
             child,
+            _media: media,
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
         };

@@ -1,6 +1,8 @@
 //! Inbound messages: the one transaction that stores a customer's message, joining the
 //! contact's open ticket on the channel or opening a new one with the next ticket number.
 
+use std::borrow::Cow;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -123,12 +125,17 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
     let ticket_ref = TicketRef::of(&row)?;
     let ticket_id = ticket_ref.id;
 
-    let mut content = m.content.clone();
-    let mut context = m.context.clone();
-    if let Content::Reaction(r) = &mut content {
+    // References to earlier messages get our ids; the common message has none to copy.
+    let mut content = Cow::Borrowed(&m.content);
+    if matches!(m.content, Content::Reaction(_))
+        && let Content::Reaction(r) = content.to_mut()
+    {
         resolve(conn, m.channel_id, &mut r.to)?;
     }
-    if let Some(quoted) = &mut context.reply_to {
+    let mut context = Cow::Borrowed(&m.context);
+    if m.context.reply_to.is_some()
+        && let Some(quoted) = &mut context.to_mut().reply_to
+    {
         resolve(conn, m.channel_id, quoted)?;
     }
     let message = insert_message(
@@ -148,7 +155,7 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
             now: m.now,
         },
     )?;
-    if let Content::Media(file) = &content
+    if let Content::Media(file) = content.as_ref()
         && let Some(media_id) = &file.media_id
     {
         media::enqueue(conn, message.id, m.channel_id, media_id, m.now)?;

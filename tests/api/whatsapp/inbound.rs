@@ -480,3 +480,45 @@ async fn an_operator_sees_a_whatsapp_ticket_live_and_the_name_follows_the_profil
         "the profile name is followed"
     );
 }
+
+#[tokio::test]
+async fn a_body_over_the_webhook_limit_is_refused_and_a_full_batch_is_taken() {
+    let app = spawn_app().await;
+    let graph = Graph::start().await;
+    let (_, channel, _) = whatsapp_setup(&app, &graph).await;
+    // The default limit is 8 MiB: a Meta batch of 1,000 updates fits many times over.
+    let big = vec![b' '; 9 * 1024 * 1024];
+    // Its own client: the daemon drops the connection, which must not be pooled for the next.
+    let sent = reqwest::Client::new()
+        .post(app.url(&format!("/webhooks/whatsapp/{channel}")))
+        .header("X-Hub-Signature-256", sign(SECRET, &big))
+        .body(big)
+        .send()
+        .await;
+    match sent {
+        Ok(res) => assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        // The daemon answered 413 and closed while the rest was still being written.
+        Err(e) => assert!(e.is_request(), "{e}"),
+    }
+    assert!(app.tickets().await.is_empty());
+    // A full batch of 1,000 messages from 200 customers is taken.
+    let messages: Vec<Value> = (0..1000)
+        .map(|n| {
+            let from = format!("54911{:08}", n % 200);
+            text_message(&from, &format!("wamid.batch-{n}"), &"x".repeat(500), MINUTE)
+        })
+        .collect();
+    let body = delivery(PNID, Value::Null, Value::Array(messages), Value::Null);
+    app.webhook_json(&channel, &body).await;
+    let (_, tickets) = app.get("/api/v1/tickets?limit=1000", &app.admin).await;
+    assert_eq!(
+        tickets.as_array().unwrap().len(),
+        200,
+        "one ticket per customer"
+    );
+    assert_eq!(
+        app.all_messages().await.len(),
+        100 * 5,
+        "the first page's messages"
+    );
+}

@@ -532,3 +532,38 @@ async fn received_media_is_fetched_and_served_to_whoever_sees_the_ticket() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let _ = department;
 }
+
+#[tokio::test]
+async fn the_out_of_hours_auto_reply_is_sent_on_whatsapp() {
+    let app = spawn_app().await;
+    let graph = Graph::start().await;
+    graph.accept_sends().await;
+    // No business hours at all: always closed.
+    let department = app
+        .department(
+            "Nocturno",
+            json!({}),
+            json!({"out_of_hours_message": "Gracias, te respondemos mañana desde las 9."}),
+        )
+        .await;
+    let channel = app
+        .whatsapp_channel(&department, &graph.url(), PNID, SECRET)
+        .await;
+    customer_writes(&app, &channel, "wamid.night").await;
+    let tickets = app.tickets().await;
+    assert_eq!(tickets[0]["state"], "out_of_hours");
+    let sends = graph.wait_for_sends(1).await;
+    assert_eq!(sends[0].1["to"], CUSTOMER);
+    assert_eq!(
+        sends[0].1["text"]["body"],
+        "Gracias, te respondemos mañana desde las 9."
+    );
+    let ticket = tickets[0]["id"].as_str().unwrap();
+    eventually("the auto-reply marked sent", || async {
+        app.messages(ticket)
+            .await
+            .into_iter()
+            .find(|m| m["author"]["kind"] == "system" && m["status"] == "sent")
+    })
+    .await;
+}
