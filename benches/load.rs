@@ -53,6 +53,10 @@ struct Args {
     /// Open tickets parked in an unwatched department before measuring.
     #[arg(long, default_value_t = 0)]
     tickets: usize,
+    /// Deliver inbound messages as signed WhatsApp webhook batches of this many messages
+    /// (0: one REST `POST /channels/{id}/messages` per message).
+    #[arg(long, default_value_t = 0)]
+    whatsapp_batch: usize,
     /// Total offered rate in messages/s; 0 sends as fast as possible.
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
@@ -239,6 +243,8 @@ struct Report {
     sockets_per_operator: usize,
     departments: usize,
     clients: usize,
+    /// Messages per WhatsApp webhook POST; 0 for single REST posts.
+    whatsapp_batch: usize,
     tickets: usize,
     offered: f64,
     baseline_rps: f64,
@@ -263,10 +269,17 @@ impl Report {
         self.rps / self.baseline_rps
     }
 
+    fn inbound(&self) -> String {
+        match self.whatsapp_batch {
+            0 => "REST".into(),
+            n => format!("webhook ×{n}"),
+        }
+    }
+
     fn json(&self) -> Value {
         json!({
             "backend": self.args_backend, "operators": self.operators, "sockets": self.operators * self.sockets_per_operator, "departments": self.departments,
-            "clients": self.clients, "open_tickets": self.tickets, "offered_rate": self.offered,
+            "clients": self.clients, "whatsapp_batch": self.whatsapp_batch, "open_tickets": self.tickets, "offered_rate": self.offered,
             "baseline_rps": self.baseline_rps, "baseline_p50_ms": self.baseline_p50_ms, "baseline_p99_ms": self.baseline_p99_ms,
             "sent": self.sent, "errors": self.errors, "rps": self.rps, "ratio_to_baseline": self.ratio(),
             "delivered": self.delivered, "expected_deliveries": self.expected,
@@ -292,6 +305,7 @@ impl Report {
             sockets_per_operator: u("sockets")? / operators.max(1),
             departments: u("departments")?,
             clients: u("clients")?,
+            whatsapp_batch: v["whatsapp_batch"].as_u64().unwrap_or(0) as usize,
             tickets: u("open_tickets")?,
             offered: f("offered_rate")?,
             baseline_rps: f("baseline_rps")?,
@@ -367,13 +381,16 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
                 json!({"name": format!("D{d}"), "timezone": "UTC", "business_hours": hours}),
             )
             .await?;
-        let channel = daemon
-            .post(
-                "/api/v1/channels",
-                &admin,
-                json!({"name": format!("C{d}"), "kind": "api", "department_id": dept["id"]}),
-            )
-            .await?;
+        // WhatsApp lines point at a Graph API that is never called: nothing is sent back.
+        let channel = if args.whatsapp_batch > 0 && d < args.departments {
+            json!({"name": format!("C{d}"), "kind": "whatsapp", "department_id": dept["id"],
+                   "whatsapp": {"phone_number_id": format!("{}", 100_000 + d), "access_token": "bench",
+                                "app_secret": WEBHOOK_SECRET, "verify_token": "bench",
+                                "api_base_url": "http://127.0.0.1:9"}})
+        } else {
+            json!({"name": format!("C{d}"), "kind": "api", "department_id": dept["id"]})
+        };
+        let channel = daemon.post("/api/v1/channels", &admin, channel).await?;
         dept_ids.push(dept["id"].as_str().unwrap().to_owned());
         channels.push(channel["id"].as_str().unwrap().to_owned());
     }
@@ -512,13 +529,18 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     let (cpu0, _, _) = daemon.usage();
     let seq = Arc::new(AtomicU64::new(1));
     let errors = Arc::new(AtomicU64::new(0));
+    // Messages acknowledged (a webhook batch acknowledges all of its messages at once).
+    let sent = Arc::new(AtomicU64::new(0));
     let expected = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let per_client_interval =
-        (args.rate > 0.0).then(|| Duration::from_secs_f64(args.clients as f64 / args.rate));
+    // A batch counts as `batch` messages of the offered rate.
+    let batch = args.whatsapp_batch.max(1);
+    let per_client_interval = (args.rate > 0.0)
+        .then(|| Duration::from_secs_f64(args.clients as f64 * batch as f64 / args.rate));
+    let webhook = args.whatsapp_batch > 0;
     let mut senders = Vec::new();
     for c in 0..args.clients {
-        let (http, base, key, channels, seq, errors, expected, sent_at, members) = (
+        let (http, base, key, channels, seq, errors, expected, sent_at, members, sent) = (
             daemon.http.clone(),
             daemon.base.clone(),
             key.clone(),
@@ -528,6 +550,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
             expected.clone(),
             sent_at.clone(),
             members_per_dept.clone(),
+            sent.clone(),
         );
         senders.push(tokio::spawn(async move {
             let mut next_at = Instant::now() + Duration::from_micros(137 * c as u64);
@@ -536,22 +559,37 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
                     tokio::time::sleep_until(next_at.into()).await;
                     next_at += interval;
                 }
-                let n = seq.fetch_add(1, Ordering::Relaxed) as usize;
-                if n >= sent_at.len() {
+                let n = seq.fetch_add(batch as u64, Ordering::Relaxed) as usize;
+                if n + batch > sent_at.len() {
                     break;
                 }
-                let d = n % channels.len();
-                let body = json!({"from": {"phone": format!("+2{d:04}{:04}", (n / channels.len()) % 50)}, "text": format!("lg:{n}")});
-                sent_at[n].store(epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
-                let res = http.post(format!("{base}/api/v1/channels/{}/messages", channels[d])).bearer_auth(&key).json(&body).send().await;
+                // A webhook batch goes to one line: its department is that of its first message.
+                let d = (n / batch) % channels.len();
+                let phone = |i: usize| format!("2{d:04}{:04}", (i / channels.len()) % 50);
+                let request = if webhook {
+                    let body = webhook_batch(d, n, batch, phone).into_bytes();
+                    http.post(format!("{base}/webhooks/whatsapp/{}", channels[d]))
+                        .header("X-Hub-Signature-256", sign(WEBHOOK_SECRET.as_bytes(), &body))
+                        .header("content-type", "application/json")
+                        .body(body)
+                } else {
+                    let body = json!({"from": {"phone": format!("+{}", phone(n))}, "text": format!("lg:{n}")});
+                    http.post(format!("{base}/api/v1/channels/{}/messages", channels[d])).bearer_auth(&key).json(&body)
+                };
+                let at = epoch.elapsed().as_micros() as u64;
+                for i in n..n + batch {
+                    sent_at[i].store(at, Ordering::Relaxed);
+                }
+                let res = request.send().await;
                 match res {
                     Ok(r) if r.status().is_success() => {
                         let _ = r.bytes().await;
-                        expected.fetch_add(members[d], Ordering::Relaxed);
+                        expected.fetch_add(members[d] * batch as u64, Ordering::Relaxed);
+                        sent.fetch_add(batch as u64, Ordering::Relaxed);
                     }
                     other => {
                         // The first few failures are shown: a number alone explains nothing.
-                        if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                        if errors.fetch_add(batch as u64, Ordering::Relaxed) < 3 {
                             match other {
                                 Ok(r) => eprintln!("inbound failed: {} {}", r.status(), r.text().await.unwrap_or_default()),
                                 Err(e) => eprintln!("inbound failed: {e}"),
@@ -577,8 +615,8 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
         delivered += n;
     }
     let (_, _, rss_peak) = daemon.usage();
-    let sent = seq.load(Ordering::Relaxed) - 1;
     let errors = errors.load(Ordering::Relaxed);
+    let sent = sent.load(Ordering::Relaxed) + errors;
 
     // Restart to ready, with the parked tickets resident (only where there are some).
     let mut daemon = daemon;
@@ -597,6 +635,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
         sockets_per_operator: args.sockets_per_operator,
         departments: args.departments,
         clients: args.clients,
+        whatsapp_batch: args.whatsapp_batch,
         tickets: args.tickets,
         offered: args.rate,
         baseline_rps,
@@ -660,6 +699,28 @@ async fn send_all(
     for t in tasks {
         let _ = t.await;
     }
+}
+
+const WEBHOOK_SECRET: &str = "bench-app-secret";
+
+use switchboard::channels::whatsapp::signature::sign;
+
+/// A WhatsApp webhook body for department `d`'s line with messages `first..first + count`, each
+/// from `phone(i)` (as Meta sends them: one change, its contacts and its messages).
+fn webhook_batch(d: usize, first: usize, count: usize, phone: impl Fn(usize) -> String) -> String {
+    let now = chrono::Utc::now().timestamp().to_string();
+    let messages: Vec<Value> = (first..first + count)
+        .map(|i| json!({"from": phone(i), "id": format!("wamid.lg-{i}"), "timestamp": now,
+                        "type": "text", "text": {"body": format!("lg:{i}")}}))
+        .collect();
+    let contacts: Vec<Value> = (first..first + count)
+        .map(|i| json!({"profile": {"name": "Cliente"}, "wa_id": phone(i)}))
+        .collect();
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages",
+        "value": {"messaging_product": "whatsapp",
+                  "metadata": {"display_phone_number": "1", "phone_number_id": format!("{}", 100_000 + d)},
+                  "contacts": contacts, "messages": messages}}]}]})
+    .to_string()
 }
 
 async fn hammer_health(
@@ -746,6 +807,19 @@ async fn sweep(base: &Args) -> anyhow::Result<()> {
         .await?;
         log(&wide, &format!("{backend} 32 clients"));
         all.push(wide);
+    }
+    // The same load delivered as signed WhatsApp webhook batches (issue 8).
+    for backend in ["sqlite", "postgres"] {
+        for batch in [10, 100] {
+            let r = scenario(&Args {
+                backend: backend.into(),
+                whatsapp_batch: batch,
+                ..base.clone()
+            })
+            .await?;
+            log(&r, &format!("{backend} webhook batches of {batch}"));
+            all.push(r);
+        }
     }
     for operators in [10, 1000] {
         let departments = if operators >= 1000 {
@@ -905,11 +979,11 @@ fn render_markdown(all: &[Report]) -> String {
     );
     let _ = writeln!(
         s,
-        "| backend | N ops | D | sockets per message | C | open tickets | offered/s | msgs/s | ratio to /healthz | /healthz req/s | p50 ms | p99 ms | p99.9 ms | delivered/expected | errors | daemon CPU (cores) | RSS setup / peak MiB | restart s |"
+        "| backend | N ops | D | sockets per message | C | inbound | open tickets | offered/s | msgs/s | ratio to /healthz | /healthz req/s | p50 ms | p99 ms | p99.9 ms | delivered/expected | errors | daemon CPU (cores) | RSS setup / peak MiB | restart s |"
     );
     let _ = writeln!(
         s,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in all {
         let offered = if r.offered > 0.0 {
@@ -919,7 +993,7 @@ fn render_markdown(all: &[Report]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {}/{} | {} | {:.2} | {:.0} / {:.0} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {}/{} | {} | {:.2} | {:.0} / {:.0} | {} |",
             r.args_backend,
             if r.sockets_per_operator > 1 {
                 format!("{}×{} sockets", r.operators, r.sockets_per_operator)
@@ -929,6 +1003,7 @@ fn render_markdown(all: &[Report]) -> String {
             r.departments,
             r.operators * r.sockets_per_operator / r.departments.max(1),
             r.clients,
+            r.inbound(),
             r.tickets,
             offered,
             r.rps,
@@ -945,6 +1020,40 @@ fn render_markdown(all: &[Report]) -> String {
             r.rss_peak_mib,
             r.restart_s.map_or("-".into(), |t| format!("{t:.2}")),
         );
+    }
+    // Webhook batches against single REST posts, per backend, from the same sweep.
+    let _ = writeln!(
+        s,
+        "\n## WhatsApp webhook batches against single REST posts\n\nThe default scenario ({} operators, {} departments, {} clients, as fast as possible), once with one `POST /api/v1/channels/{{id}}/messages` per message and once with signed WhatsApp webhook deliveries of 10 and 100 messages (signature checked, every message stored and fanned out as usual). Messages/s of each against the REST row of the same backend:\n",
+        all.first().map_or(0, |r| r.operators),
+        all.first().map_or(0, |r| r.departments),
+        all.first().map_or(0, |r| r.clients),
+    );
+    let _ = writeln!(s, "| backend | inbound | msgs/s | ratio to REST | p50 ms | p99 ms |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for backend in ["sqlite", "postgres"] {
+        let default = |r: &&Report| {
+            r.args_backend == backend
+                && r.offered == 0.0
+                && r.tickets == 0
+                && r.sockets_per_operator == 1
+                && Some((r.operators, r.departments, r.clients))
+                    == all.first().map(|f| (f.operators, f.departments, f.clients))
+        };
+        let Some(rest) = all.iter().filter(default).find(|r| r.whatsapp_batch == 0) else {
+            continue;
+        };
+        for r in all.iter().filter(default) {
+            let _ = writeln!(
+                s,
+                "| {backend} | {} | {:.0} | {:.2} | {:.2} | {:.2} |",
+                r.inbound(),
+                r.rps,
+                r.rps / rest.rps,
+                r.p50_ms,
+                r.p99_ms
+            );
+        }
     }
     // The reading of the numbers is written by hand and kept beside the generator.
     let analysis = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/analysis.md");
