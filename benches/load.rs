@@ -710,8 +710,10 @@ use switchboard::channels::whatsapp::signature::sign;
 fn webhook_batch(d: usize, first: usize, count: usize, phone: impl Fn(usize) -> String) -> String {
     let now = chrono::Utc::now().timestamp().to_string();
     let messages: Vec<Value> = (first..first + count)
-        .map(|i| json!({"from": phone(i), "id": format!("wamid.lg-{i}"), "timestamp": now,
-                        "type": "text", "text": {"body": format!("lg:{i}")}}))
+        .map(|i| {
+            json!({"from": phone(i), "id": format!("wamid.lg-{i}"), "timestamp": now,
+                        "type": "text", "text": {"body": format!("lg:{i}")}})
+        })
         .collect();
     let contacts: Vec<Value> = (first..first + count)
         .map(|i| json!({"profile": {"name": "Cliente"}, "wa_id": phone(i)}))
@@ -1029,7 +1031,10 @@ fn render_markdown(all: &[Report]) -> String {
         all.first().map_or(0, |r| r.departments),
         all.first().map_or(0, |r| r.clients),
     );
-    let _ = writeln!(s, "| backend | inbound | msgs/s | ratio to REST | p50 ms | p99 ms |");
+    let _ = writeln!(
+        s,
+        "| backend | inbound | msgs/s | ratio to REST | p50 ms | p99 ms |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for backend in ["sqlite", "postgres"] {
         let default = |r: &&Report| {

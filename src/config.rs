@@ -94,6 +94,19 @@ pub struct DatabaseSettings {
     pub writers: usize,
 }
 
+impl DatabaseSettings {
+    /// The database URL with its password masked: logs never carry credentials.
+    pub fn url_for_logs(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSettings {
@@ -263,6 +276,18 @@ mod tests {
         .unwrap();
         assert_eq!(s.listen, "0.0.0.0:9000");
         assert_eq!(s.database.url, "postgres://localhost/x");
+    }
+
+    #[test]
+    fn database_passwords_stay_out_of_logs() {
+        let mut s = Settings::load_with(&default_file(), |_| None).unwrap();
+        s.database.url = "postgres://app:s3cr3t@db.internal:5432/switchboard".into();
+        assert_eq!(
+            s.database.url_for_logs(),
+            "postgres://app:***@db.internal:5432/switchboard"
+        );
+        s.database.url = "data/switchboard.sqlite3".into();
+        assert_eq!(s.database.url_for_logs(), "data/switchboard.sqlite3");
     }
 
     #[test]

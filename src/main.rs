@@ -50,7 +50,7 @@ async fn serve(
     listener: TcpListener,
 ) -> anyhow::Result<()> {
     let app = startup::build(&settings, prepared, listener)?;
-    tracing::info!(listen = %settings.listen, database = %settings.database.url, "switchboard ready");
+    tracing::info!(listen = %settings.listen, database = %settings.database.url_for_logs(), "switchboard ready");
     app.run_until_signal().await
 }
 

@@ -79,17 +79,24 @@ impl Line {
     }
 
     fn same_app(&self, other: &Line) -> bool {
-        use hmac::digest::{CtOutput, Mac};
-        // Compared in constant time, like every comparison of a secret.
-        let tag = |line: &Line| {
-            let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(b"same app")
-                .expect("HMAC takes keys of any length");
-            mac.update(line.settings.app_secret.expose_secret().as_bytes());
-            mac.finalize()
-        };
-        let a: CtOutput<_> = tag(self);
-        a == tag(other)
+        secrets_equal(
+            self.settings.app_secret.expose_secret(),
+            other.settings.app_secret.expose_secret(),
+        )
     }
+}
+
+/// Compares two secrets in constant time (of their HMAC tags, so unequal lengths leak nothing
+/// either), as every comparison with a secret must be.
+pub fn secrets_equal(a: &str, b: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let tag = |s: &str| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"compare")
+            .expect("HMAC takes keys of any length");
+        mac.update(s.as_bytes());
+        mac.finalize()
+    };
+    tag(a) == tag(b)
 }
 
 /// Every WhatsApp line by channel id, and the phone number ids Meta routes changes by.

@@ -237,6 +237,16 @@ async fn a_failed_status_names_its_code_and_title() {
     let (_, sent) = send(&app, &ticket, &ana.token, json!({"text": "hola"})).await;
     let id = sent["id"].as_str().unwrap().to_owned();
     message_status(&app, &ticket, &id, "sent").await;
+    // Meta's recorded reports, about our message.
+    for (file, expected) in [
+        ("status_sent.json", "sent"),
+        ("status_delivered.json", "delivered"),
+    ] {
+        let mut report = fixture_json(&format!("inbound/{file}"));
+        report["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = json!("wamid.test-0");
+        app.webhook_json(&channel, &report).await;
+        message_status(&app, &ticket, &id, expected).await;
+    }
     let mut report = fixture_json("inbound/status_failed.json");
     report["entry"][0]["changes"][0]["value"]["statuses"][0]["id"] = json!("wamid.test-0");
     app.webhook_json(&channel, &report).await;
