@@ -61,6 +61,7 @@ fn new_ticket(department: &DepartmentView) -> Arc<TicketView> {
             name: department.name.clone(),
         },
         operator: None,
+        classification: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
     })

@@ -53,6 +53,7 @@ fn template(c: &mut Criterion) {
         operator_name: "Ana",
         department_name: "Ventas",
         ticket_number: 4242,
+        ..Variables::default()
     };
     let text = "Hola {{contact.name}}, soy {{operator.name}} de {{department.name}}. Tu número de trámite es {{ticket.number}}.";
     c.bench_function("template/expand", |b| {

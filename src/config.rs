@@ -21,6 +21,26 @@ pub struct Settings {
     pub whatsapp: WhatsAppSettings,
     #[serde(default)]
     pub media: MediaSettings,
+    #[serde(default)]
+    pub geocoder: GeocoderSettings,
+}
+
+/// The Nominatim-compatible search service behind "share a location by address".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GeocoderSettings {
+    /// Search URL, e.g. `https://nominatim.openstreetmap.org/search`; empty: none.
+    pub url: String,
+    pub timeout_seconds: u64,
+}
+
+impl Default for GeocoderSettings {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            timeout_seconds: 10,
+        }
+    }
 }
 
 /// WhatsApp Cloud API channels: the webhook and the sender.
@@ -141,7 +161,8 @@ pub enum ConfigError {
 }
 
 /// The environment variables of the contract and the keys they set.
-const ENV_OVERRIDES: [(&str, &str); 5] = [
+const ENV_OVERRIDES: [(&str, &str); 6] = [
+    ("SWITCHBOARD_GEOCODER_URL", "geocoder.url"),
     ("SWITCHBOARD_MEDIA_DIR", "media.dir"),
     ("SWITCHBOARD_LISTEN", "listen"),
     ("DATABASE_URL", "database.url"),

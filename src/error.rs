@@ -140,6 +140,15 @@ impl From<TransitionError> for ApiError {
     }
 }
 
+impl From<crate::domain::template::UnknownVariable> for ApiError {
+    fn from(e: crate::domain::template::UnknownVariable) -> Self {
+        Self {
+            fields: Some(vec![e.0.clone()]),
+            ..Self::new(StatusCode::BAD_REQUEST, "unknown_variable", e.to_string())
+        }
+    }
+}
+
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         let message = e.to_string();
@@ -155,6 +164,7 @@ impl From<CommandError> for ApiError {
                 Self::unprocessable("outside_customer_window", message)
             }
             CommandError::TemplateOffWhatsApp => Self::invalid(message),
+            CommandError::UnknownVariable(e) => e.into(),
         }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`channels`]: where messages come from and go to (REST integrations, WhatsApp);
 //! - [`http`]: the REST API and the WebSocket endpoint;
 //! - [`views`]: the wire forms shared by REST and WebSocket;
+//! - [`transcript`]: a ticket as a PDF; [`geocoder`]: addresses to coordinates;
 //! - [`config`], [`telemetry`], [`startup`], [`error`]: the daemon's plumbing.
 
 pub mod actors;
@@ -15,8 +16,10 @@ pub mod channels;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod geocoder;
 pub mod http;
 pub mod persistence;
 pub mod startup;
 pub mod telemetry;
+pub mod transcript;
 pub mod views;

@@ -123,6 +123,10 @@ pub fn build(
         store,
         lines,
         files,
+        geocoder: crate::geocoder::Geocoder::new(
+            &settings.geocoder.url,
+            Duration::from_secs(settings.geocoder.timeout_seconds),
+        ),
         token_ttl: chrono::Duration::hours(settings.auth.token_ttl_hours.into()),
         auth_cache: Default::default(),
     });

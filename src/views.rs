@@ -5,7 +5,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::channels::ChannelKind;
-use crate::domain::ids::{ChannelId, ContactId, DepartmentId, MessageId, OperatorId, TicketId};
+use crate::domain::classification::Classification;
+use crate::domain::contact::Address;
+use crate::domain::ids::{
+    CannedResponseId, CatalogueId, ChannelId, ContactId, DepartmentId, MessageId, NoteId,
+    OperatorId, TagId, TicketId,
+};
 pub use crate::domain::message::{Content, Location, SharedContact};
 use crate::domain::message::{
     DeliveryError, Interactive, Media, MessageRef, MessageStatus, Reaction, SystemNotice,
@@ -35,6 +40,9 @@ pub struct TicketView {
     pub channel: Named<ChannelId>,
     pub department: Named<DepartmentId>,
     pub operator: Option<Named<OperatorId>>,
+    /// Won or lost, interests, rating and origin, once saved or finalized.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classification: Option<Classification>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -165,4 +173,62 @@ pub struct ChannelView {
     pub kind: ChannelKind,
     pub department_id: DepartmentId,
     pub created_at: DateTime<Utc>,
+}
+
+/// A contact as the side panel shows it (CONTRACT.md, "The side panel").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactView {
+    pub id: ContactId,
+    pub name: String,
+    pub phone: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<String>,
+    pub first_contact_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
+    pub tags: Vec<TagView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TagView {
+    pub id: TagId,
+    pub name: String,
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteView {
+    pub id: NoteId,
+    pub contact_id: ContactId,
+    pub text: String,
+    pub author: Named<OperatorId>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An entry of a classification catalogue (interests, origins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogueEntry {
+    pub id: CatalogueId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CannedResponseView {
+    pub id: CannedResponseId,
+    pub shortcut: String,
+    pub text: String,
+    /// `None`: every department.
+    pub department_id: Option<DepartmentId>,
 }

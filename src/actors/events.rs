@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::domain::ids::{MessageId, TicketId};
 use crate::domain::message::{DeliveryError, MessageStatus};
-use crate::views::{MessageView, TicketView};
+use crate::views::{ContactView, MessageView, TicketView};
 
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -23,6 +23,10 @@ pub enum Event<'a> {
     },
     Message {
         message: &'a MessageView,
+    },
+    /// A contact's profile, tags or notes changed.
+    Contact {
+        contact: &'a ContactView,
     },
     /// A message's delivery status moved (`sent`, `delivered`, `read`, `failed`).
     MessageStatus {

@@ -7,17 +7,19 @@ use std::sync::{Arc, Mutex, RwLock};
 use actix::prelude::*;
 use tokio::sync::Notify;
 
-use super::department::{DepartmentActor, PublishStatus, Subscribe};
+use super::department::{DepartmentActor, PublishContact, PublishStatus, Subscribe};
+use super::events::Event;
 use super::operator::CloseSession;
 use super::ticket::{InboundStored, TicketActor};
 use crate::domain::calendar::Calendar;
 use crate::domain::ids::{ChannelId, DepartmentId, TicketId};
 use crate::domain::message::MessageStatus;
+use crate::domain::visibility::Placement;
 use crate::domain::visibility::Viewer;
 use crate::persistence::Store;
 use crate::persistence::outbox::StatusChange;
 use crate::persistence::queries::inbound::Ingested;
-use crate::views::{ChannelView, DepartmentView, TicketView};
+use crate::views::{ChannelView, ContactView, DepartmentView, TicketView};
 
 /// A department's address plus a read-only copy of its settings for quick checks elsewhere
 /// (names in templates, mandatory fields). The actor holds the same `Arc`s.
@@ -196,6 +198,27 @@ impl Registry {
             .any(|m| m.media.as_ref().is_some_and(|f| f.media_id.is_some()))
         {
             self.media_wake.notify_one();
+        }
+    }
+
+    /// Tells whoever sees one of the contact's open tickets (at `placements`) that it changed.
+    pub fn publish_contact(&self, contact: &ContactView, placements: &[Placement]) {
+        let frame = Event::Contact { contact }.frame();
+        let mut departments: Vec<DepartmentId> =
+            placements.iter().map(|p| p.department_id).collect();
+        departments.sort();
+        departments.dedup();
+        for d in departments {
+            if let Some(department) = self.department(d) {
+                department.addr.do_send(PublishContact {
+                    frame: frame.clone(),
+                    placements: placements
+                        .iter()
+                        .filter(|p| p.department_id == d)
+                        .copied()
+                        .collect(),
+                });
+            }
         }
     }
 

@@ -46,6 +46,20 @@ impl Classification {
         Ok(())
     }
 
+    /// This classification with every field `newer` sets taking its place.
+    pub fn merged(&self, newer: &Classification) -> Classification {
+        Classification {
+            outcome: newer.outcome.or(self.outcome),
+            interests: if newer.interests.is_empty() {
+                self.interests.clone()
+            } else {
+                newer.interests.clone()
+            },
+            rating: newer.rating.or(self.rating),
+            origin: newer.origin.clone().or_else(|| self.origin.clone()),
+        }
+    }
+
     /// The mandatory fields this classification leaves empty, in the order `required` lists them.
     pub fn missing(&self, required: &[String]) -> Vec<String> {
         required
@@ -76,6 +90,26 @@ pub fn validate_required(required: &[String]) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newer_classification_wins_field_by_field() {
+        let saved = Classification {
+            outcome: Some(Outcome::Lost),
+            interests: vec!["planes".into()],
+            rating: Some(3),
+            origin: None,
+        };
+        let newer = Classification {
+            outcome: Some(Outcome::Won),
+            origin: Some("google".into()),
+            ..Classification::default()
+        };
+        let merged = saved.merged(&newer);
+        assert_eq!(merged.outcome, Some(Outcome::Won));
+        assert_eq!(merged.interests, ["planes"]);
+        assert_eq!(merged.rating, Some(3));
+        assert_eq!(merged.origin.as_deref(), Some("google"));
+    }
 
     #[test]
     fn missing_lists_only_empty_required_fields() {

@@ -48,5 +48,9 @@ typed_id!(
     ContactId,
     TicketId,
     MessageId,
-    ApiKeyId
+    ApiKeyId,
+    TagId,
+    NoteId,
+    CatalogueId,
+    CannedResponseId
 );

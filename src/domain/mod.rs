@@ -3,6 +3,7 @@
 
 pub mod calendar;
 pub mod classification;
+pub mod contact;
 pub mod formatting;
 pub mod ids;
 pub mod message;

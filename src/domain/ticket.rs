@@ -85,6 +85,8 @@ pub enum Action {
         /// Mandatory classification fields the request left empty.
         missing_fields: Vec<String>,
     },
+    /// Save the classification (the side panel) without closing the ticket.
+    Classify,
 }
 
 impl Action {
@@ -94,6 +96,7 @@ impl Action {
             Action::Pause => "pause",
             Action::Transfer { .. } => "transfer",
             Action::Finalize { .. } => "finalize",
+            Action::Classify => "classify",
         }
     }
 }
@@ -246,6 +249,18 @@ pub fn decide(
                 to,
                 reason: Reason::Transferred,
             }))
+        }
+        Action::Classify => {
+            if !sees {
+                return Err(hidden());
+            }
+            if at.state == Closed {
+                return Err(invalid(&action));
+            }
+            if at.state.is_owned() && !is_owner && !by.supervises(at.department_id) {
+                return Err(TransitionError::Forbidden { action: "classify" });
+            }
+            Ok(None)
         }
         Action::Finalize { missing_fields } => {
             if !sees {

@@ -29,7 +29,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/api-keys", web::post().to(create_api_key));
 }
 
-fn already_exists(e: StoreError, what: &str) -> ApiError {
+pub(crate) fn already_exists(e: StoreError, what: &str) -> ApiError {
     if e.is_unique_violation() {
         ApiError::conflict("already_exists", format!("{what} already exists"))
     } else {
@@ -37,7 +37,7 @@ fn already_exists(e: StoreError, what: &str) -> ApiError {
     }
 }
 
-fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
+pub(crate) fn required_text(value: &str, field: &str, max: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(ApiError::invalid(format!("{field}: must not be empty")));

@@ -3,6 +3,8 @@
 
 mod admin;
 pub mod auth;
+mod catalogues;
+mod contacts;
 mod inbound;
 mod media;
 mod pagination;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub lines: Arc<Lines>,
     /// Received files.
     pub files: MediaStore,
+    /// Addresses to coordinates (sharing a location by address).
+    pub geocoder: crate::geocoder::Geocoder,
     pub token_ttl: chrono::Duration,
     pub auth_cache: auth::AuthCache,
 }
@@ -60,6 +64,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
             .configure(inbound::routes)
             .configure(tickets::routes)
             .configure(media::routes)
+            .configure(contacts::routes)
+            .configure(catalogues::routes)
             .route("/ws", web::get().to(websocket)),
     )
     .default_service(web::to(|| async {
@@ -113,9 +119,19 @@ async fn websocket(
 #[serde(deny_unknown_fields)]
 pub struct ContentBody {
     pub text: Option<String>,
-    pub location: Option<Location>,
+    pub location: Option<LocationBody>,
     pub contact: Option<SharedContact>,
     pub template: Option<serde_json::Value>,
+}
+
+/// A location as sent: coordinates, or (operators) only an address to look up first.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationBody {
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub name: Option<String>,
+    pub address: Option<String>,
 }
 
 /// WhatsApp's own limit on a text body.
@@ -144,6 +160,18 @@ impl ContentBody {
                 Ok(Content::Text(text))
             }
             (None, Some(l), None) => {
+                let (Some(latitude), Some(longitude)) = (l.latitude, l.longitude) else {
+                    return Err(ApiError::invalid(
+                        "location: give latitude and longitude (or, in a reply, only an address)",
+                    ));
+                };
+                let l = Location {
+                    latitude,
+                    longitude,
+                    name: l.name,
+                    address: l.address,
+                    url: None,
+                };
                 if !(-90.0..=90.0).contains(&l.latitude) {
                     return Err(ApiError::invalid(
                         "location.latitude: must be between -90 and 90",

@@ -27,17 +27,28 @@ pub fn page<T: Serialize>(
     limit: i64,
     next_cursor: impl FnOnce(&T) -> String,
 ) -> HttpResponse {
+    page_with(req, items, limit, "after", next_cursor)
+}
+
+/// [`page`] with the cursor in the query parameter `cursor` (`before` for newest-first lists).
+pub fn page_with<T: Serialize>(
+    req: &HttpRequest,
+    items: &[T],
+    limit: i64,
+    cursor: &str,
+    next_cursor: impl FnOnce(&T) -> String,
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     if items.len() as i64 == limit
         && let Some(last) = items.last()
     {
         let mut query = form_urlencoded::Serializer::new(String::new());
         for (k, v) in form_urlencoded::parse(req.query_string().as_bytes()) {
-            if k != "after" {
+            if k != cursor {
                 query.append_pair(&k, &v);
             }
         }
-        query.append_pair("after", &next_cursor(last));
+        query.append_pair(cursor, &next_cursor(last));
         let info = req.connection_info();
         let url = format!(
             "{}://{}{}?{}",

@@ -9,12 +9,12 @@ use super::pagination::{limit, page};
 use super::{AppState, ContentBody, parse_id};
 use crate::actors::ticket::{Command, CommandError, CommandOutcome, TicketCommand};
 use crate::domain::classification::Classification;
-use crate::domain::ids::{ContactId, DepartmentId, MessageId, OperatorId, TicketId};
+use crate::domain::ids::{DepartmentId, MessageId, OperatorId, TicketId};
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::{Role, can_see};
 use crate::error::ApiError;
 use crate::persistence::queries::{directory, tickets};
-use crate::views::TicketView;
+use crate::views::{Content, TicketView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/tickets", web::get().to(list))
@@ -25,7 +25,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/tickets/{id}/transfer", web::post().to(transfer))
         .route("/tickets/{id}/finalize", web::post().to(finalize))
         .route("/tickets/{id}/timeline", web::get().to(timeline))
-        .route("/contacts/{id}/tickets", web::get().to(contact_history));
+        .route("/tickets/{id}/classification", web::put().to(classify))
+        .route("/tickets/{id}/transcript.pdf", web::get().to(transcript));
 }
 
 #[derive(Deserialize)]
@@ -37,7 +38,7 @@ struct ListQuery {
 }
 
 /// The SQL visibility scope of a caller; `None` for admins, who see everything.
-fn scope(caller: &Caller) -> Option<tickets::Scope> {
+pub(crate) fn scope(caller: &Caller) -> Option<tickets::Scope> {
     let v = &caller.viewer;
     let supervises = match v.role {
         Role::Admin => return None,
@@ -84,6 +85,7 @@ async fn list(
         visible_to: scope(&auth.0),
         after_number: q.after,
         limit,
+        ..Default::default()
     };
     let found = state
         .store
@@ -104,6 +106,26 @@ async fn visible_ticket(
         .await?
         .filter(|t| can_see(&caller.viewer, &t.placement()))
         .ok_or_else(|| ApiError::not_found("ticket"))?;
+    Ok(ticket)
+}
+
+/// A ticket whose conversation the caller may read: one they may see, or one in the history
+/// of a contact they may see (CONTRACT.md, "History": messages, timeline, transcript).
+async fn readable_ticket(
+    state: &AppState,
+    caller: &Caller,
+    id: TicketId,
+) -> Result<TicketView, ApiError> {
+    let ticket = state
+        .store
+        .read(move |c| tickets::ticket(c, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket"))?;
+    if !can_see(&caller.viewer, &ticket.placement()) {
+        super::contacts::visible_contact(state, caller, ticket.contact.id)
+            .await
+            .map_err(|_| ApiError::not_found("ticket"))?;
+    }
     Ok(ticket)
 }
 
@@ -128,7 +150,7 @@ async fn messages(
     id: web::Path<TicketId>,
     q: web::Query<MessagesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let ticket = visible_ticket(&state, &auth.0, *id).await?;
+    let ticket = readable_ticket(&state, &auth.0, *id).await?;
     let limit = limit(q.limit)?;
     let after = q
         .after
@@ -147,41 +169,12 @@ async fn timeline(
     auth: OperatorAuth,
     id: web::Path<TicketId>,
 ) -> Result<HttpResponse, ApiError> {
-    let ticket = visible_ticket(&state, &auth.0, *id).await?;
+    let ticket = readable_ticket(&state, &auth.0, *id).await?;
     let entries = state
         .store
         .read(move |c| tickets::timeline(c, ticket.id))
         .await?;
     Ok(HttpResponse::Ok().json(entries))
-}
-
-#[derive(Deserialize)]
-struct HistoryQuery {
-    limit: Option<i64>,
-    after: Option<i64>,
-}
-
-/// A contact's tickets (the console's "Histórico"), oldest first, as far as the caller may see.
-async fn contact_history(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    auth: OperatorAuth,
-    id: web::Path<ContactId>,
-    q: web::Query<HistoryQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let limit = limit(q.limit)?;
-    let filter = tickets::TicketFilter {
-        contact_id: Some(*id),
-        visible_to: scope(&auth.0),
-        after_number: q.after,
-        limit,
-        ..Default::default()
-    };
-    let found = state
-        .store
-        .read(move |c| tickets::tickets(c, &filter))
-        .await?;
-    Ok(page(&req, &found, limit, |t| t.number.to_string()))
 }
 
 /// Sends a command to the ticket's actor. A ticket with no running actor is closed or unknown:
@@ -221,7 +214,25 @@ async fn reply(
     id: web::Path<TicketId>,
     body: web::Json<ContentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let content = body.into_inner().into_content()?;
+    let mut body = body.into_inner();
+    // A location given by its address only: the geocoder's best match is sent.
+    if let Some(location) = &mut body.location
+        && location.latitude.is_none()
+        && location.longitude.is_none()
+    {
+        let address = super::catalogues::address(
+            location.address.as_deref().unwrap_or_default(),
+            "location.address",
+        )?;
+        let best = state.geocoder.search(&address).await?.remove(0);
+        location.latitude = Some(best.latitude);
+        location.longitude = Some(best.longitude);
+        location.address = Some(best.address);
+    }
+    let content = body.into_content()?;
+    if let Content::Text(text) = &content {
+        crate::domain::template::check(text)?;
+    }
     let outcome = command(&state, auth.0, *id, TicketCommand::Reply(content)).await?;
     Ok(HttpResponse::Created().json(outcome.message))
 }
@@ -284,6 +295,57 @@ async fn finalize(
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?
     };
     classification.validate().map_err(ApiError::invalid)?;
+    super::catalogues::check_catalogues(&state, &classification).await?;
     let outcome = command(&state, auth.0, *id, TicketCommand::Finalize(classification)).await?;
     Ok(HttpResponse::Ok().json(outcome.ticket))
+}
+
+/// Saves the classification while the ticket is open; finalize merges its own over it.
+async fn classify(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+    body: web::Json<Classification>,
+) -> Result<HttpResponse, ApiError> {
+    let classification = body.into_inner();
+    classification.validate().map_err(ApiError::invalid)?;
+    super::catalogues::check_catalogues(&state, &classification).await?;
+    let outcome = command(&state, auth.0, *id, TicketCommand::Classify(classification)).await?;
+    Ok(HttpResponse::Ok().json(outcome.ticket))
+}
+
+/// The ticket as a PDF: header, every message with author and time, the timeline.
+async fn transcript(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+    id: web::Path<TicketId>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = readable_ticket(&state, &auth.0, *id).await?;
+    let ticket_id = ticket.id;
+    let (messages, timeline) = state
+        .store
+        .read(move |c| {
+            Ok((
+                tickets::messages(c, ticket_id, None, i64::MAX)?,
+                tickets::timeline(c, ticket_id)?,
+            ))
+        })
+        .await?;
+    let number = ticket.number;
+    let pdf = actix_web::rt::task::spawn_blocking(move || {
+        crate::transcript::render(&ticket, &messages, &timeline)
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|e| {
+        tracing::error!(ticket = %ticket_id, error = %e, "cannot render a transcript");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "Content-Disposition",
+            format!("inline; filename=\"ticket-{number}.pdf\""),
+        ))
+        .body(pdf))
 }

@@ -69,6 +69,79 @@ diesel::table! {
         name_edited -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        email -> Nullable<Text>,
+        sex -> Nullable<Text>,
+        company -> Nullable<Text>,
+        position -> Nullable<Text>,
+        document -> Nullable<Text>,
+        address -> Nullable<Text>,
+        avatar_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    contact_changes (id) {
+        id -> Text,
+        contact_id -> Text,
+        operator_id -> Nullable<Text>,
+        field -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    tags (id) {
+        id -> Text,
+        name -> Text,
+        color -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    contact_tags (contact_id, tag_id) {
+        contact_id -> Text,
+        tag_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Text,
+        contact_id -> Text,
+        author_id -> Text,
+        author_name -> Text,
+        text -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    interests (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    origins (id) {
+        id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    canned_responses (id) {
+        id -> Text,
+        shortcut -> Text,
+        text -> Text,
+        department_id -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -175,6 +248,9 @@ diesel::joinable!(auth_tokens -> operators (operator_id));
 diesel::joinable!(outbox -> messages (message_id));
 diesel::joinable!(media -> messages (message_id));
 diesel::joinable!(messages -> tickets (ticket_id));
+diesel::joinable!(contact_tags -> tags (tag_id));
+diesel::joinable!(contact_tags -> contacts (contact_id));
+diesel::joinable!(ticket_events -> tickets (ticket_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     departments,
@@ -191,4 +267,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     message_statuses,
     media,
+    contact_changes,
+    tags,
+    contact_tags,
+    notes,
+    interests,
+    origins,
+    canned_responses,
 );

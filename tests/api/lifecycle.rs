@@ -329,6 +329,11 @@ async fn finalize_checks_mandatory_fields_and_next_message_opens_a_new_ticket() 
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
+    // Interests come from the company's catalogue (contract v2); instagram is a default origin.
+    let (status, body) = app
+        .post("/api/v1/interests", &app.admin, json!({"name": "planes"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, t) = app
         .post(
             &path,
@@ -354,7 +359,7 @@ async fn finalize_checks_mandatory_fields_and_next_message_opens_a_new_ticket() 
     assert_eq!(next["ticket"]["state"], "waiting");
     assert!(next["ticket"]["number"].as_i64() > first["ticket"]["number"].as_i64());
 
-    // The contact's history lists both tickets.
+    // The contact's history lists both tickets, newest first.
     let contact = first["ticket"]["contact_id"].as_str().unwrap();
     let (_, history) = app
         .get(&format!("/api/v1/contacts/{contact}/tickets"), &app.admin)
@@ -365,7 +370,7 @@ async fn finalize_checks_mandatory_fields_and_next_message_opens_a_new_ticket() 
         .iter()
         .map(|t| t["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, ["closed", "waiting"]);
+    assert_eq!(states, ["waiting", "closed"], "newest first (contract v2)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

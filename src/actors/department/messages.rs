@@ -51,6 +51,15 @@ pub struct PublishMessage {
     pub message: Arc<MessageView>,
 }
 
+/// From the REST API: a contact changed; its open tickets here stand at `placements`. Each
+/// session that sees one of them gets the (serialised) `contact` event once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PublishContact {
+    pub frame: crate::actors::events::Frame,
+    pub placements: Vec<Placement>,
+}
+
 /// From the sender or a webhook: a message's delivery status moved.
 #[derive(Message)]
 #[rtype(result = "()")]

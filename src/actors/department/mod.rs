@@ -172,6 +172,16 @@ impl Handler<PublishMessage> for DepartmentActor {
     }
 }
 
+impl Handler<PublishContact> for DepartmentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PublishContact, _: &mut Self::Context) {
+        self.push_where(&msg.frame, |viewer| {
+            msg.placements.iter().any(|p| can_see(viewer, p))
+        });
+    }
+}
+
 impl Handler<PublishStatus> for DepartmentActor {
     type Result = ();
 

@@ -28,6 +28,8 @@ pub enum TicketCommand {
         operator_id: Option<OperatorId>,
     },
     Finalize(Classification),
+    /// Save the classification while the ticket is open.
+    Classify(Classification),
 }
 
 impl TicketCommand {
@@ -37,6 +39,7 @@ impl TicketCommand {
             TicketCommand::Pause => "pause",
             TicketCommand::Transfer { .. } => "transfer",
             TicketCommand::Finalize(_) => "finalize",
+            TicketCommand::Classify(_) => "classify",
         }
     }
 }
@@ -64,6 +67,8 @@ pub enum CommandError {
         "the customer's last message is more than 24 hours old: WhatsApp only delivers templates now"
     )]
     OutsideCustomerWindow,
+    #[error(transparent)]
+    UnknownVariable(#[from] crate::domain::template::UnknownVariable),
     #[error("template: templates can only be sent on WhatsApp channels")]
     TemplateOffWhatsApp,
     /// The ticket closed (or never existed) before the command reached it.

@@ -15,12 +15,12 @@ use super::department::{PublishMessage, QueueState, TicketChanged};
 use super::registry::Registry;
 use crate::domain::ids::TicketId;
 use crate::domain::message::{MessageStatus, customer_window_open};
-use crate::domain::template::{Variables, expand};
+use crate::domain::template::{Variables, check, expand};
 use crate::domain::ticket::{Action, TicketState, decide};
 use crate::domain::visibility::Placement;
 use crate::persistence::conversation_key;
 use crate::persistence::queries::directory::to_json;
-use crate::persistence::queries::{directory, tickets};
+use crate::persistence::queries::{contacts, directory, tickets};
 use crate::views::{Content, MessageView, TicketView};
 
 pub struct TicketActor {
@@ -184,17 +184,23 @@ async fn run_command(
                 None,
             )
         }
-        TicketCommand::Finalize(classification) => {
+        TicketCommand::Finalize(body) => {
             let required = registry
                 .department(before.department_id)
                 .map(|d| d.view.required_fields.clone())
                 .unwrap_or_default();
+            // The body goes over what was saved while the ticket was open.
+            let classification = view.classification.clone().unwrap_or_default().merged(body);
             (
                 Action::Finalize {
                     missing_fields: classification.missing(&required),
                 },
-                Some(to_json(classification)),
+                Some(to_json(&classification)),
             )
+        }
+        TicketCommand::Classify(body) => {
+            let classification = view.classification.clone().unwrap_or_default().merged(body);
+            (Action::Classify, Some(to_json(&classification)))
         }
     };
     let change = decide(&before, &cmd.by, action)?;
@@ -205,19 +211,14 @@ async fn run_command(
         check_channel_allows(registry, &view, content, sends_out).await?;
     }
     let message = match cmd.action {
-        TicketCommand::Reply(Content::Text(text)) => Some(Content::Text(expand(
-            &text,
-            &Variables {
-                contact_name: &view.contact.name,
-                contact_phone: &view.contact.phone,
-                operator_name: &cmd.by_name,
-                department_name: &view.department.name,
-                ticket_number: view.number,
-            },
-        ))),
+        TicketCommand::Reply(Content::Text(text)) => Some(Content::Text(
+            expand_variables(registry, &view, &cmd.by_name, &text).await?,
+        )),
         TicketCommand::Reply(other) => Some(other),
         _ => None,
     };
+    // A saved classification changes the ticket as its viewers see it.
+    let classified = classification.is_some();
     let record = tickets::Record {
         ticket_id: view.id,
         channel_id: view.channel.id,
@@ -249,10 +250,44 @@ async fn run_command(
     }
     Ok(Committed {
         before,
-        changed: change.is_some(),
+        changed: change.is_some() || classified,
         ticket,
         message,
     })
+}
+
+/// The text with its variables filled in for this ticket; an unknown variable refuses it.
+async fn expand_variables(
+    registry: &Arc<Registry>,
+    view: &TicketView,
+    operator: &str,
+    text: &str,
+) -> Result<String, CommandError> {
+    check(text)?;
+    // Only a text with variables needs the rest of the profile.
+    let profile = if text.contains("{{") {
+        let contact = view.contact.id;
+        registry
+            .store
+            .read(move |c| contacts::profile(c, contact))
+            .await?
+    } else {
+        None
+    };
+    let profile = profile.unwrap_or_default();
+    Ok(expand(
+        text,
+        &Variables {
+            contact_name: &view.contact.name,
+            contact_phone: &view.contact.phone,
+            contact_email: profile.email.as_deref(),
+            contact_company: profile.company.as_deref(),
+            operator_name: operator,
+            department_name: &view.department.name,
+            ticket_number: view.number,
+            channel_name: &view.channel.name,
+        },
+    )?)
 }
 
 /// What the ticket's channel lets an operator send now: templates only on WhatsApp, and there

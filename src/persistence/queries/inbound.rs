@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use super::tickets::{NewMessage, Sender, insert_event, insert_message};
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, TicketId};
 use crate::domain::message::{MessageContext, MessageRef, MessageStatus};
+use crate::domain::template::{Variables, expand};
 use crate::domain::ticket::{Reason, TicketState};
 use crate::persistence::outbox;
 use crate::persistence::queries::media;
@@ -165,6 +166,7 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
         && m.opening_state == TicketState::OutOfHours
         && let Some((author, text)) = &m.auto_reply
     {
+        let text = auto_reply_text(conn, m, &contact, row.number, text)?;
         let reply = insert_message(
             conn,
             NewMessage {
@@ -172,7 +174,7 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
                 channel_id: m.channel_id,
                 external_id: None,
                 sender: Sender::System { name: author },
-                content: &Content::Text(text.clone()),
+                content: &Content::Text(text),
                 context: None,
                 sent_at: None,
                 status: if m.sends_out {
@@ -204,6 +206,7 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
                 name: m.department_name.clone(),
             },
             operator: None,
+            classification: None,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
         })
@@ -216,6 +219,34 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
         messages: stored,
         duplicate: false,
     })
+}
+
+/// The out-of-hours auto-reply with its variables filled in for this contact and ticket
+/// (the department's text was checked when it was saved; a variable that slipped through is
+/// left as written rather than losing the reply).
+fn auto_reply_text(
+    conn: &mut DbConn,
+    m: &Ingest,
+    contact: &ContactRow,
+    number: i64,
+    text: &str,
+) -> Result<String, StoreError> {
+    let (email, company): (Option<String>, Option<String>) = contacts::table
+        .find(&contact.id)
+        .select((contacts::email, contacts::company))
+        .load_one(conn)?
+        .unwrap_or_default();
+    let vars = Variables {
+        contact_name: &contact.name,
+        contact_phone: &contact.phone,
+        contact_email: email.as_deref(),
+        contact_company: company.as_deref(),
+        operator_name: "",
+        department_name: &m.department_name,
+        ticket_number: number,
+        channel_name: &m.channel_name,
+    };
+    Ok(expand(text, &vars).unwrap_or_else(|_| text.to_owned()))
 }
 
 /// Fills in our id of a message the channel refers to by its own, when we have it.

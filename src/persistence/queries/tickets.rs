@@ -12,6 +12,7 @@ use crate::domain::message::{MessageContext, MessageStatus};
 use crate::domain::ticket::{Change, Reason, TicketState};
 use crate::persistence::outbox;
 use crate::persistence::queries::directory::to_json;
+use crate::persistence::rows::json;
 use crate::persistence::rows::{
     ContactRow, EventRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, content_columns, parse, utc,
 };
@@ -161,7 +162,6 @@ pub fn record(
                 tickets::operator_id.eq(to.operator_id.map(|o| o.to_string())),
                 tickets::updated_at.eq(r.now),
                 tickets::closed_at.eq(closed_at),
-                tickets::classification.eq(&r.classification),
             ))
             .execute(conn)?;
             insert_event(
@@ -184,6 +184,11 @@ pub fn record(
         .set(tickets::updated_at.eq(r.now))
         .execute(conn)?,
     };
+    if let Some(classification) = &r.classification {
+        diesel::update(tickets::table.find(&id))
+            .set(tickets::classification.eq(classification))
+            .execute(conn)?;
+    }
     if updated != 1 {
         // The ticket actor is the only writer of a ticket's state; disagreement is a bug.
         return Err(StoreError::Corrupt(format!(
@@ -245,6 +250,10 @@ pub struct TicketFilter {
     pub visible_to: Option<Scope>,
     /// Keyset pagination: tickets numbered above this.
     pub after_number: Option<i64>,
+    /// Keyset pagination for newest-first lists: tickets numbered below this.
+    pub before_number: Option<i64>,
+    /// Newest (highest number) first instead of oldest first.
+    pub newest_first: bool,
     pub limit: i64,
 }
 
@@ -254,6 +263,27 @@ pub struct Scope {
     pub operator_id: OperatorId,
     pub member_of: Vec<DepartmentId>,
     pub supervises: Vec<DepartmentId>,
+}
+
+/// The tickets a viewer may see, as a `WHERE` condition (the SQL form of `can_see`).
+pub(crate) fn visible_to(
+    scope: &Scope,
+) -> Box<dyn BoxableExpression<tickets::table, MultiBackend, SqlType = diesel::sql_types::Bool>> {
+    let ids = |v: &[DepartmentId]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
+    let queued = [
+        TicketState::Waiting.as_str(),
+        TicketState::OutOfHours.as_str(),
+    ];
+    Box::new(
+        tickets::department_id
+            .eq_any(ids(&scope.supervises))
+            .or(tickets::operator_id
+                .eq(scope.operator_id.to_string())
+                .assume_not_null())
+            .or(tickets::department_id
+                .eq_any(ids(&scope.member_of))
+                .and(tickets::state.eq_any(queued))),
+    )
 }
 
 pub fn tickets(conn: &mut DbConn, f: &TicketFilter) -> Result<Vec<TicketView>, StoreError> {
@@ -273,23 +303,17 @@ pub fn tickets(conn: &mut DbConn, f: &TicketFilter) -> Result<Vec<TicketView>, S
         q = q.filter(tickets::number.gt(after));
     }
     if let Some(scope) = &f.visible_to {
-        let ids = |v: &[DepartmentId]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
-        let queued = [
-            TicketState::Waiting.as_str(),
-            TicketState::OutOfHours.as_str(),
-        ];
-        q = q.filter(
-            tickets::department_id
-                .eq_any(ids(&scope.supervises))
-                .or(tickets::operator_id
-                    .eq(scope.operator_id.to_string())
-                    .assume_not_null())
-                .or(tickets::department_id
-                    .eq_any(ids(&scope.member_of))
-                    .and(tickets::state.eq_any(queued))),
-        );
+        q = q.filter(visible_to(scope));
     }
-    let rows = q.order(tickets::number.asc()).limit(f.limit).load(conn)?;
+    if let Some(before) = f.before_number {
+        q = q.filter(tickets::number.lt(before));
+    }
+    q = if f.newest_first {
+        q.order(tickets::number.desc())
+    } else {
+        q.order(tickets::number.asc())
+    };
+    let rows = q.limit(f.limit).load(conn)?;
     views(conn, rows)
 }
 
@@ -419,6 +443,11 @@ fn views_chunk(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView
                     }),
                     None => None,
                 },
+                classification: r
+                    .classification
+                    .as_deref()
+                    .map(|c| json(c, "classification"))
+                    .transpose()?,
                 created_at: utc(r.created_at),
                 updated_at: utc(r.updated_at),
             })

@@ -1,0 +1,14 @@
+DROP TABLE canned_responses;
+DROP TABLE origins;
+DROP TABLE interests;
+DROP TABLE notes;
+DROP TABLE contact_tags;
+DROP TABLE tags;
+DROP TABLE contact_changes;
+ALTER TABLE contacts DROP COLUMN avatar_url;
+ALTER TABLE contacts DROP COLUMN address;
+ALTER TABLE contacts DROP COLUMN document;
+ALTER TABLE contacts DROP COLUMN position;
+ALTER TABLE contacts DROP COLUMN company;
+ALTER TABLE contacts DROP COLUMN sex;
+ALTER TABLE contacts DROP COLUMN email;

@@ -1,0 +1,217 @@
+//! What operators pick from while writing and classifying: the classification catalogues
+//! (interests, origins), canned responses, the variables, and places found by address.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use super::auth::{AdminAuth, OperatorAuth};
+use super::{AppState, parse_id};
+use crate::domain::classification::Classification;
+use crate::domain::ids::{CannedResponseId, CatalogueId, DepartmentId};
+use crate::domain::template;
+use crate::error::ApiError;
+use crate::geocoder::GeocodeError;
+use crate::persistence::queries::catalogues::{self, Catalogue};
+use crate::views::{CannedResponseView, CatalogueEntry};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/interests",
+        web::post().to(|s, a, b| create(s, a, b, Catalogue::Interests)),
+    )
+    .route(
+        "/interests",
+        web::get().to(|s, a| list(s, a, Catalogue::Interests)),
+    )
+    .route(
+        "/origins",
+        web::post().to(|s, a, b| create(s, a, b, Catalogue::Origins)),
+    )
+    .route(
+        "/origins",
+        web::get().to(|s, a| list(s, a, Catalogue::Origins)),
+    )
+    .route("/canned-responses", web::post().to(create_canned))
+    .route("/canned-responses", web::get().to(list_canned))
+    .route("/variables", web::get().to(variables))
+    .route("/geocode", web::get().to(geocode));
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryBody {
+    name: String,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    _: AdminAuth,
+    body: web::Json<EntryBody>,
+    catalogue: Catalogue,
+) -> Result<HttpResponse, ApiError> {
+    let name = super::admin::required_text(&body.name, "name", 100)?;
+    let entry = CatalogueEntry {
+        id: CatalogueId::new(),
+        name,
+    };
+    let stored = entry.clone();
+    let now = crate::persistence::now().naive_utc();
+    state
+        .store
+        .write(move |c| catalogues::insert(c, catalogue, &stored, now))
+        .await
+        .map_err(|e| super::admin::already_exists(e, &format!("{:?}", entry.name)))?;
+    Ok(HttpResponse::Created().json(entry))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    catalogue: Catalogue,
+) -> Result<HttpResponse, ApiError> {
+    let entries = state
+        .store
+        .read(move |c| catalogues::entries(c, catalogue))
+        .await?;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+/// Refuses a classification naming an interest or origin its catalogue lacks.
+pub(crate) async fn check_catalogues(
+    state: &AppState,
+    classification: &Classification,
+) -> Result<(), ApiError> {
+    if classification.interests.is_empty() && classification.origin.is_none() {
+        return Ok(());
+    }
+    let (interests, origins) = state
+        .store
+        .read(|c| {
+            Ok((
+                catalogues::entries(c, Catalogue::Interests)?,
+                catalogues::entries(c, Catalogue::Origins)?,
+            ))
+        })
+        .await?;
+    let known = |entries: &[CatalogueEntry], name: &str| entries.iter().any(|e| e.name == name);
+    if let Some(bad) = classification
+        .interests
+        .iter()
+        .find(|i| !known(&interests, i))
+    {
+        return Err(ApiError::invalid(format!(
+            "interests: {bad:?} is not in the interests catalogue"
+        )));
+    }
+    if let Some(origin) = &classification.origin
+        && !known(&origins, origin)
+    {
+        return Err(ApiError::invalid(format!(
+            "origin: {origin:?} is not in the origins catalogue"
+        )));
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CannedBody {
+    shortcut: String,
+    text: String,
+    department_id: Option<String>,
+}
+
+async fn create_canned(
+    state: web::Data<AppState>,
+    _: AdminAuth,
+    body: web::Json<CannedBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let shortcut = super::admin::required_text(&b.shortcut, "shortcut", 50)?;
+    let text = super::admin::required_text(&b.text, "text", 4096)?;
+    template::check(&text)?;
+    let department_id = b
+        .department_id
+        .as_deref()
+        .map(|d| parse_id::<DepartmentId>(d, "department_id"))
+        .transpose()?;
+    if let Some(d) = department_id
+        && state.registry.department(d).is_none()
+    {
+        return Err(ApiError::invalid(format!(
+            "department_id: no department {d}"
+        )));
+    }
+    let canned = CannedResponseView {
+        id: CannedResponseId::new(),
+        shortcut,
+        text,
+        department_id,
+    };
+    let stored = canned.clone();
+    let now = crate::persistence::now().naive_utc();
+    state
+        .store
+        .write(move |c| catalogues::insert_canned(c, &stored, now))
+        .await?;
+    Ok(HttpResponse::Created().json(canned))
+}
+
+/// Those for every department and for the caller's own (all of them for admins).
+async fn list_canned(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = auth.0.viewer;
+    let found = state
+        .store
+        .read(move |c| {
+            let departments = (!viewer.is_admin()).then_some(viewer.departments.as_slice());
+            catalogues::canned(c, departments)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+async fn variables(_: OperatorAuth) -> HttpResponse {
+    HttpResponse::Ok().json(template::CATALOGUE)
+}
+
+#[derive(Deserialize)]
+struct GeocodeQuery {
+    q: Option<String>,
+}
+
+async fn geocode(
+    state: web::Data<AppState>,
+    _: OperatorAuth,
+    query: web::Query<GeocodeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let address = address(query.q.as_deref().unwrap_or_default(), "q")?;
+    Ok(HttpResponse::Ok().json(state.geocoder.search(&address).await?))
+}
+
+/// An address to look up: present and of a sane length.
+pub(crate) fn address(text: &str, field: &str) -> Result<String, ApiError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "{field}: an address is required"
+        )));
+    }
+    if text.chars().count() > 300 {
+        return Err(ApiError::invalid(format!(
+            "{field}: longer than 300 characters"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+impl From<GeocodeError> for ApiError {
+    fn from(e: GeocodeError) -> Self {
+        if let GeocodeError::Unavailable(reason) = &e {
+            tracing::warn!(%reason, "geocoder failed");
+        }
+        ApiError::unprocessable("geocoding_failed", e.to_string())
+    }
+}
