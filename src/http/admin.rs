@@ -74,6 +74,9 @@ async fn create_department(
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     classification::validate_required(&b.required_fields).map_err(ApiError::invalid)?;
     let out_of_hours_message = b.out_of_hours_message.filter(|m| !m.trim().is_empty());
+    if let Some(message) = &out_of_hours_message {
+        crate::domain::template::check(message)?;
+    }
     let view = DepartmentView {
         id: DepartmentId::new(),
         name: name.clone(),

@@ -109,6 +109,14 @@ pub fn config_path() -> std::path::PathBuf {
 
 /// A daemon on an existing database (to restart on the same data).
 pub async fn spawn_app_on(db: std::sync::Arc<TestDb>) -> TestApp {
+    spawn_app_with(db, |_| {}).await
+}
+
+/// A daemon whose settings a test adjusts (a geocoder URL, say).
+pub async fn spawn_app_with(
+    db: std::sync::Arc<TestDb>,
+    adjust: impl FnOnce(&mut Settings),
+) -> TestApp {
     switchboard::telemetry::init();
     let url = db.url.clone();
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
@@ -128,6 +136,7 @@ pub async fn spawn_app_on(db: std::sync::Arc<TestDb>) -> TestApp {
     // Retries within a test's patience: 100 ms, doubling up to 1 s.
     settings.whatsapp.retry_base_ms = 100;
     settings.whatsapp.retry_max_seconds = 1;
+    adjust(&mut settings);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = std::sync::mpsc::channel();

@@ -7,6 +7,7 @@ mod lifecycle;
 mod outage;
 mod races;
 mod recovery;
+mod side_panel;
 mod store;
 mod visibility;
 mod whatsapp;
