@@ -69,12 +69,30 @@ impl RetryPolicy {
     }
 }
 
+/// A channel worker's life: a pass over its table (which returns when work next falls due),
+/// then a wait for that time or for new work, forever. A failed pass is tried again shortly.
+pub(crate) async fn run_worker<F, Fut>(what: &str, wake: &tokio::sync::Notify, mut pass: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<Option<chrono::NaiveDateTime>, crate::persistence::StoreError>,
+        >,
+{
+    loop {
+        let next_due = match pass().await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(worker = what, error = %e, "cannot read the queue; retrying shortly");
+                Some(crate::persistence::now().naive_utc() + chrono::TimeDelta::seconds(1))
+            }
+        };
+        wait_for_work(wake, next_due).await;
+    }
+}
+
 /// Sleeps until `next_due` (at most a minute, so a clock change cannot strand work) or until
 /// woken because new work was committed.
-pub(crate) async fn wait_for_work(
-    wake: &tokio::sync::Notify,
-    next_due: Option<chrono::NaiveDateTime>,
-) {
+async fn wait_for_work(wake: &tokio::sync::Notify, next_due: Option<chrono::NaiveDateTime>) {
     let now = crate::persistence::now().naive_utc();
     let wait = next_due
         .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO))

@@ -294,8 +294,7 @@ async fn finalize(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::invalid(format!("body: {e}")))?
     };
-    classification.validate().map_err(ApiError::invalid)?;
-    super::catalogues::check_catalogues(&state, &classification).await?;
+    let classification = checked(&state, classification).await?;
     let outcome = command(&state, auth.0, *id, TicketCommand::Finalize(classification)).await?;
     Ok(HttpResponse::Ok().json(outcome.ticket))
 }
@@ -307,11 +306,16 @@ async fn classify(
     id: web::Path<TicketId>,
     body: web::Json<Classification>,
 ) -> Result<HttpResponse, ApiError> {
-    let classification = body.into_inner();
-    classification.validate().map_err(ApiError::invalid)?;
-    super::catalogues::check_catalogues(&state, &classification).await?;
+    let classification = checked(&state, body.into_inner()).await?;
     let outcome = command(&state, auth.0, *id, TicketCommand::Classify(classification)).await?;
     Ok(HttpResponse::Ok().json(outcome.ticket))
+}
+
+/// A classification with sane values whose interests and origin are in their catalogues.
+async fn checked(state: &AppState, c: Classification) -> Result<Classification, ApiError> {
+    c.validate().map_err(ApiError::invalid)?;
+    super::catalogues::check_catalogues(state, &c).await?;
+    Ok(c)
 }
 
 /// The ticket as a PDF: header, every message with author and time, the timeline.

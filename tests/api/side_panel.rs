@@ -306,14 +306,7 @@ async fn tags_group_contacts_and_lists_search_and_page() {
     let token = &p.ana.token;
     let search = |q: &str| {
         let path = format!("/api/v1/contacts?{q}");
-        async move {
-            app.get(&path, token)
-                .await
-                .1
-                .as_array()
-                .unwrap()
-                .clone()
-        }
+        async move { app.get(&path, token).await.1.as_array().unwrap().clone() }
     };
     assert_eq!(search("q=zoe").await.len(), 1);
     assert_eq!(search("q=ACME.COM").await.len(), 1);

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::Lines;
 use super::graph::{Graph, MediaInfo, Outcome};
 use crate::actors::registry::Registry;
-use crate::channels::{RetryPolicy, wait_for_work};
+use crate::channels::{RetryPolicy, run_worker};
 use crate::persistence::StoreError;
 use crate::persistence::media_store::MediaStore;
 use crate::persistence::queries::media::{self, ToFetch};
@@ -34,16 +34,7 @@ impl Fetcher {
     /// Runs until the daemon stops.
     pub async fn run(self) {
         let wake = self.registry.media_wake.clone();
-        loop {
-            let next_due = match self.pass().await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the media to fetch; retrying shortly");
-                    Some(crate::persistence::now().naive_utc() + chrono::TimeDelta::seconds(1))
-                }
-            };
-            wait_for_work(&wake, next_due).await;
-        }
+        run_worker("whatsapp media fetcher", &wake, || self.pass()).await
     }
 
     async fn pass(&self) -> Result<Option<NaiveDateTime>, StoreError> {

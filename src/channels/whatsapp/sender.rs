@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use super::graph::{Graph, Outcome};
 use super::{Lines, outbound};
 use crate::actors::registry::Registry;
-use crate::channels::{RetryPolicy, wait_for_work};
+use crate::channels::{RetryPolicy, run_worker};
 use crate::domain::ids::ChannelId;
 use crate::domain::message::DeliveryError;
 use crate::persistence::outbox::{self, Queued};
@@ -40,16 +40,7 @@ impl Sender {
     /// Runs until the daemon stops.
     pub async fn run(self) {
         let wake = self.registry.outbox_wake.clone();
-        loop {
-            let next_due = match self.pass().await {
-                Ok(next) => next,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the outbox; retrying shortly");
-                    Some(crate::persistence::now().naive_utc() + chrono::TimeDelta::seconds(1))
-                }
-            };
-            wait_for_work(&wake, next_due).await;
-        }
+        run_worker("whatsapp sender", &wake, || self.pass()).await
     }
 
     /// Sends what is due; returns when the next queued send falls due, if any is left.
