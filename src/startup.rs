@@ -69,6 +69,8 @@ async fn wait_for_signal() -> std::io::Result<&'static str> {
 /// Everything start-up reads from the database, loaded before the actors exist.
 pub struct Prepared {
     store: Store,
+    /// The one-time setup token when no operator exists (see [`bootstrap_admin`]).
+    setup: Option<String>,
     channels: Vec<ChannelView>,
     lines: Lines,
     files: MediaStore,
@@ -80,7 +82,7 @@ pub struct Prepared {
 pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
     let store = Store::open(&settings.store_options())
         .with_context(|| format!("cannot open the database at {}", settings.database.url))?;
-    bootstrap_admin(&store, settings)?;
+    let setup = bootstrap_admin(&store, settings)?;
     let departments = load_state(&store).context("cannot rebuild state from the database")?;
     let channels = store.read_blocking(directory::channels)?;
     let lines = load_lines(&store)?;
@@ -88,6 +90,7 @@ pub fn prepare(settings: &Settings) -> anyhow::Result<Prepared> {
         .with_context(|| format!("cannot open the media store at {}", settings.media.dir))?;
     Ok(Prepared {
         store,
+        setup,
         channels,
         lines,
         files,
@@ -103,6 +106,7 @@ pub fn build(
 ) -> anyhow::Result<Application> {
     let Prepared {
         store,
+        setup,
         channels,
         lines,
         files,
@@ -129,6 +133,7 @@ pub fn build(
         ),
         token_ttl: chrono::Duration::hours(settings.auth.token_ttl_hours.into()),
         auth_cache: Default::default(),
+        setup: std::sync::Mutex::new(setup.map(|t| http::auth::secret_hash(&t))),
     });
     let max_body = settings.http.max_body_bytes;
     let max_webhook = settings.whatsapp.max_webhook_bytes;
@@ -212,17 +217,23 @@ fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) 
     }
 }
 
-/// Creates the first admin from the configuration when no operator exists yet.
-fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+/// Creates the first admin from the configuration when no operator exists yet. Without one
+/// configured, a newcomer is not locked out: a one-time setup link is printed, whose page
+/// creates the first admin (`POST /api/v1/setup`). Returns that link's token, if any.
+fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<Option<String>> {
     if store.read_blocking(directory::operator_count)? > 0 {
-        return Ok(());
+        return Ok(None);
     }
     let admin = &settings.admin;
     if admin.email.is_empty() {
-        tracing::warn!(
-            "no operator exists: set SWITCHBOARD_ADMIN_EMAIL and SWITCHBOARD_ADMIN_PASSWORD to create the first admin"
+        let token = http::auth::new_secret("setup_");
+        let host = settings.listen.replace("0.0.0.0", "127.0.0.1");
+        // On stderr as well as in the log: the one thing a newcomer must see, whatever RUST_LOG says.
+        eprintln!(
+            "\nswitchboard: no operator exists yet. Open this link once to create the first admin:\n\n    http://{host}/#setup={token}\n"
         );
-        return Ok(());
+        tracing::warn!("no operator exists: waiting for the one-time setup link printed above");
+        return Ok(Some(token));
     }
     let hash = http::password::hash_now(&admin.password).map_err(|e| anyhow::anyhow!("{e}"))?;
     let id = OperatorId::new();
@@ -239,7 +250,7 @@ fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<()> {
     // A one-off write before the server starts: no other writer exists yet.
     store.read_blocking(|c| directory::insert_operator(c, &op))?;
     tracing::info!(operator = %id, %email, "bootstrap admin created");
-    Ok(())
+    Ok(None)
 }
 
 /// Every department with its calendar and its open tickets: what the actors start from.

@@ -27,6 +27,8 @@ const KEY_PREFIX: &str = "sbk_";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/login", web::post().to(login))
+        .route("/auth/logout", web::post().to(logout))
+        .route("/setup", web::post().to(setup))
         .route("/me", web::get().to(me));
 }
 
@@ -84,6 +86,14 @@ impl AuthCache {
             .get(hash)
             .filter(|(_, at)| at.elapsed() < AUTH_CACHE_TTL)
             .map(|(p, _)| p.clone())
+    }
+
+    /// Drops a secret that stopped being valid (logout).
+    pub fn forget(&self, hash: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(hash);
     }
 
     fn put(&self, hash: String, principal: Principal) {
@@ -240,6 +250,15 @@ async fn login(
         (true, Some(op)) => op,
         _ => return Err(ApiError::unauthorized()),
     };
+    tracing::info!(operator = %operator.id, "operator logged in");
+    issue_token(&state, operator).await
+}
+
+/// A new login token for `operator`: the login answer.
+async fn issue_token(
+    state: &AppState,
+    operator: crate::views::OperatorView,
+) -> Result<HttpResponse, ApiError> {
     let token = new_secret(TOKEN_PREFIX);
     let hash = secret_hash(&token);
     let now = crate::persistence::now().naive_utc();
@@ -249,7 +268,6 @@ async fn login(
         .store
         .write(move |c| directory::insert_token(c, &hash, id, now, expires))
         .await?;
-    tracing::info!(operator = %operator.id, "operator logged in");
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "token": token,
         "expires_at": expires.and_utc(),
@@ -262,6 +280,93 @@ async fn login(
         }
     })))
 }
+
+/// `POST /api/v1/auth/logout`: the caller's token stops working (`204`).
+async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+) -> Result<HttpResponse, ApiError> {
+    let token = bearer(&req).ok_or_else(ApiError::unauthorized)?;
+    let hash = secret_hash(token);
+    state.auth_cache.forget(&hash);
+    state
+        .store
+        .write(move |c| directory::delete_token(c, &hash))
+        .await?;
+    tracing::info!(operator = %auth.0.viewer.id, "operator logged out");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetupBody {
+    token: String,
+    name: String,
+    email: String,
+    password: String,
+}
+
+/// The first run's page creates the first admin with the token the daemon printed.
+async fn setup(
+    state: web::Data<AppState>,
+    body: web::Json<SetupBody>,
+) -> Result<HttpResponse, ApiError> {
+    let b = body.into_inner();
+    let expected = state
+        .setup
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .ok_or_else(|| ApiError::not_found("pending setup"))?;
+    if !crate::channels::whatsapp::secrets_equal(&secret_hash(&b.token), &expected) {
+        return Err(ApiError::unauthorized());
+    }
+    let name = super::admin::required_text(&b.name, "name", 200)?;
+    let email = b.email.trim().to_lowercase();
+    if !email_address::EmailAddress::is_valid(&email) {
+        return Err(ApiError::invalid(format!(
+            "email: {:?} is not an e-mail address",
+            b.email
+        )));
+    }
+    if b.password.chars().count() < SETUP_PASSWORD_CHARS {
+        return Err(ApiError::invalid(format!(
+            "password: must have at least {SETUP_PASSWORD_CHARS} characters"
+        )));
+    }
+    let hash = super::password::hash(b.password).await?;
+    let id = crate::domain::ids::OperatorId::new();
+    let now = crate::persistence::now().naive_utc();
+    let created = state
+        .store
+        .write(move |c| {
+            if directory::operator_count(c)? > 0 {
+                return Ok(None);
+            }
+            directory::insert_operator(
+                c,
+                &directory::NewOperator {
+                    id,
+                    name: &name,
+                    email: &email,
+                    password_hash: &hash,
+                    role: crate::domain::visibility::Role::Admin,
+                    department_ids: &[],
+                    created_at: now,
+                },
+            )?;
+            directory::operator(c, id)
+        })
+        .await?
+        .ok_or_else(|| ApiError::conflict("already_set_up", "an operator exists already"))?;
+    *state.setup.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    tracing::info!(operator = %created.id, "first admin created through the setup link");
+    issue_token(&state, created).await
+}
+
+/// The first admin's password: as long as a changed one must be (CONTRACT.md).
+const SETUP_PASSWORD_CHARS: usize = 12;
 
 /// An argon2id hash of a random password, verified against when the email is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3GYsKDoT0jZdn0lDP4DP0jB4fxXzXbbGCY9QuGEp2/0";

@@ -4,6 +4,7 @@
 mod admin;
 pub mod auth;
 mod catalogues;
+mod console;
 mod contacts;
 mod inbound;
 mod media;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub geocoder: crate::geocoder::Geocoder,
     pub token_ttl: chrono::Duration,
     pub auth_cache: auth::AuthCache,
+    /// The hash of the one-time setup token while no operator exists.
+    pub setup: std::sync::Mutex<Option<String>>,
 }
 
 /// Mounts every route, with JSON, path and query errors mapped to the contract's errors.
@@ -56,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
         }),
     )
     .route("/healthz", web::get().to(healthz))
+    .configure(console::routes)
     .configure(|cfg| whatsapp::webhook::routes(cfg, max_webhook_bytes))
     .service(
         web::scope("/api/v1")
@@ -95,7 +99,10 @@ struct WsQuery {
     token: Option<String>,
 }
 
-/// `GET /api/v1/ws?token=…`: refused with 401 before the upgrade when the token is not valid.
+/// `GET /api/v1/ws`: refused with 401 before the upgrade when the token is not valid. The
+/// token comes as `?token=…`, an `Authorization` header, or (browsers, which can set neither
+/// without putting it in a logged URL) the subprotocol `bearer.<token>` beside
+/// `switchboard.v1`, which the answer selects.
 async fn websocket(
     req: HttpRequest,
     stream: web::Payload,
@@ -106,11 +113,22 @@ async fn websocket(
         .token
         .clone()
         .or_else(|| auth::bearer(&req).map(str::to_owned))
+        .or_else(|| subprotocol_token(&req))
         .ok_or_else(ApiError::unauthorized)?;
     let caller = auth::operator_by_token(&state, &token)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     crate::actors::operator::start(&req, stream, caller.viewer, state.registry.clone())
+}
+
+/// The token a browser offers as the WebSocket subprotocol `bearer.<token>`.
+fn subprotocol_token(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(actix_web::http::header::SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("bearer.").map(str::to_owned))
 }
 
 /// The body of a message, inbound or outbound: exactly one of `text`, `location`, `contact`

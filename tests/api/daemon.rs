@@ -29,6 +29,11 @@ impl Daemon {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
+        Self::start_on(db_url, port).await
+    }
+
+    /// A daemon on a given port (a restart where clients expect it).
+    pub async fn start_on(db_url: &str, port: u16) -> Daemon {
         let media = tempfile::tempdir().expect("temp dir");
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("serve")
@@ -92,7 +97,7 @@ impl Daemon {
         }
     }
 
-    async fn post(
+    pub async fn post(
         &self,
         path: &str,
         token: &str,
@@ -109,7 +114,7 @@ impl Daemon {
         Ok((status, res.json().await.unwrap_or(Value::Null)))
     }
 
-    async fn login(&self) -> String {
+    pub async fn login(&self) -> String {
         let (status, body) = self
             .post(
                 "/api/v1/auth/login",

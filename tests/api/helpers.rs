@@ -183,6 +183,8 @@ fn fresh_postgres_database(server: &str) -> (String, String) {
 pub struct Operator {
     pub id: String,
     pub token: String,
+    /// Its login (the password of every test operator is `password123`).
+    pub email: String,
 }
 
 impl TestApp {
@@ -278,6 +280,7 @@ impl TestApp {
         Operator {
             id: body["id"].as_str().unwrap().to_owned(),
             token: self.login(&email, "password123").await,
+            email,
         }
     }
 

@@ -1,5 +1,7 @@
 //! Integration tests: the daemon driven through its public contract only.
 
+mod browser;
+mod console;
 mod daemon;
 mod errors;
 mod helpers;

@@ -157,5 +157,8 @@ pub fn start(
         last_heard: Instant::now(),
         departments: Vec::new(),
     };
-    ws::start(session, req, stream)
+    // A browser that offered subprotocols must get one of them back.
+    ws::WsResponseBuilder::new(session, req, stream)
+        .protocols(&["switchboard.v1"])
+        .start()
 }

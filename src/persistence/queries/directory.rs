@@ -159,6 +159,12 @@ pub fn insert_token(
     Ok(())
 }
 
+/// Revokes a login token.
+pub fn delete_token(conn: &mut DbConn, token_hash: &str) -> Result<(), StoreError> {
+    diesel::delete(auth_tokens::table.find(token_hash)).execute(conn)?;
+    Ok(())
+}
+
 /// The operator a still-valid login token belongs to.
 pub fn viewer_by_token(
     conn: &mut DbConn,
