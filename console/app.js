@@ -2,6 +2,7 @@
 // contract (REST under /api/v1 and the WebSocket). User text is only ever put in the page as
 // text nodes (see `h`), never as HTML.
 import { WORDS } from "./i18n.js";
+import { renderAdmin } from "./admin.js";
 
 const app = document.getElementById("app");
 const banner = document.getElementById("banner");
@@ -243,8 +244,8 @@ async function logout() {
 async function start() {
   app.setAttribute("aria-busy", "false");
   const load = async (path, fallback = []) => { try { return await api.get(path); } catch (_) { return fallback; } };
-  [state.departments, state.operators, state.tags, state.interests, state.origins, state.canned, state.variables] =
-    await Promise.all(["/departments", "/operators", "/tags", "/interests", "/origins", "/canned-responses", "/variables"].map((p) => load(p)));
+  [state.departments, state.operators, state.tags, state.interests, state.origins, state.canned, state.variables, state.channels] =
+    await Promise.all(["/departments", "/operators", "/tags", "/interests", "/origins", "/canned-responses", "/variables", "/channels"].map((p) => load(p)));
   renderShell();
   if (!socket) connect();
   if ("Notification" in window && Notification.permission === "default") {
@@ -263,7 +264,7 @@ function renderShell() {
         state.view === "admin" ? t("console") : t("admin")) : null,
       languageButton(),
       h("button", { type: "button", onclick: logout }, t("logout"))),
-    state.view === "admin" ? renderAdmin() : h("div", { class: "layout", id: "layout" },
+    state.view === "admin" ? renderAdmin({ h, t, api, state, say, reload: start }) : h("div", { class: "layout", id: "layout" },
       h("nav", { class: "lists", "aria-label": t("title") },
         h("div", { class: "tabs", role: "tablist", id: "tabs" }),
         h("ul", { class: "tickets", id: "tickets", role: "tabpanel" })),
@@ -566,40 +567,6 @@ function renderPanel() {
     try { await api.call("PUT", `/tickets/${ticket.id}/classification`, fields.value()); say(t("saved"), true); setTimeout(() => say(""), 1500); } catch (err) { explain(err); }
   } }, h("h3", {}, t("classification")), ...fields.nodes, h("button", { type: "submit" }, t("save")));
   panel.replaceChildren(profile, tags, notes, classification);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Administration: what an admin would otherwise do with curl.
-
-function renderAdmin() {
-  const section = (title, rows, form) => h("section", {}, h("h2", {}, title), h("table", {}, h("tbody", {}, rows)), form);
-  const simpleForm = (path, fields, label) => {
-    const inputs = fields.map(([key, type, options]) => type === "select"
-      ? h("select", { name: key, "aria-label": t(key) }, options.map(([v, text]) => h("option", { value: v }, text)))
-      : h("input", { name: key, type: type || "text", "aria-label": t(key), placeholder: t(key) }));
-    return h("form", { onsubmit: async (e) => {
-      e.preventDefault();
-      const body = Object.fromEntries(new FormData(e.target));
-      try { await api.post(path, label(body)); await start(); } catch (err) { say(err.message); }
-    } }, inputs, h("button", { type: "submit" }, t("add")));
-  };
-  const deptOptions = state.departments.map((d) => [d.id, d.name]);
-  const everyDay = (from, to) => Object.fromEntries(["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((d) => [d, [[from, to]]]));
-  return h("div", { class: "admin" },
-    section(t("departments"), state.departments.map((d) => h("tr", {}, h("td", {}, d.name), h("td", {}, d.timezone),
-      h("td", {}, Object.entries(d.business_hours).map(([day, spans]) => `${day} ${spans.map((s) => s.join("–")).join(",")}`).join("; ")))),
-    simpleForm("/departments", [["name"], ["timezone"], ["from", "time"], ["to", "time"]],
-      (b) => ({ name: b.name, timezone: b.timezone || "UTC", business_hours: everyDay(b.from || "00:00", b.to || "24:00") }))),
-    section(t("operators"), state.operators.map((o) => h("tr", {}, h("td", {}, o.name), h("td", {}, o.email), h("td", {}, o.role))),
-      simpleForm("/operators", [["name"], ["email", "email"], ["password", "password"], ["role", "select", [["operator", "operator"], ["supervisor", "supervisor"], ["admin", "admin"]]], ["department", "select", deptOptions]],
-        (b) => ({ name: b.name, email: b.email, password: b.password, role: b.role, department_ids: b.department ? [b.department] : [] }))),
-    section(t("channels"), [], simpleForm("/channels", [["name"], ["kind", "select", [["api", "api"], ["whatsapp", "whatsapp"]]], ["department", "select", deptOptions],
-      ["phone_number_id"], ["access_token", "password"], ["app_secret", "password"], ["verify_token", "password"]],
-      (b) => ({ name: b.name, kind: b.kind, department_id: b.department, whatsapp: b.kind === "whatsapp"
-        ? { phone_number_id: b.phone_number_id, access_token: b.access_token, app_secret: b.app_secret, verify_token: b.verify_token } : undefined }))),
-    section(t("tags"), state.tags.map((x) => h("tr", {}, h("td", {}, x.name))), simpleForm("/tags", [["name"]], (b) => ({ name: b.name }))),
-    section(t("interests"), state.interests.map((x) => h("tr", {}, h("td", {}, x.name))), simpleForm("/interests", [["name"]], (b) => ({ name: b.name }))),
-    section(t("origins"), state.origins.map((x) => h("tr", {}, h("td", {}, x.name))), simpleForm("/origins", [["name"]], (b) => ({ name: b.name }))));
 }
 
 boot();

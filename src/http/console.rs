@@ -9,7 +9,7 @@ use actix_web::{HttpResponse, web};
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
      connect-src 'self'; frame-src blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-const FILES: [(&str, &str, &str); 4] = [
+const FILES: [(&str, &str, &str); 5] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -24,6 +24,11 @@ const FILES: [(&str, &str, &str); 4] = [
         "i18n.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/i18n.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/admin.js"),
     ),
     (
         "app.css",

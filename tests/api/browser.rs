@@ -407,3 +407,78 @@ async fn the_open_page_recovers_by_itself_after_a_daemon_restart() {
     ))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_up_a_department_and_the_console_speaks_english_on_request() {
+    let app = spawn_app().await;
+    let a = browser().await;
+    a.login(&app.base, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    a.click_button("Administración").await;
+    let form = a.wait_for("form[aria-label=Departamentos]").await;
+    form.find(Locator::Css("input[name=name]"))
+        .await
+        .unwrap()
+        .send_keys("Cobranzas")
+        .await
+        .unwrap();
+    form.find(Locator::Css("input[name=timezone]"))
+        .await
+        .unwrap()
+        .send_keys("America/Argentina/Cordoba")
+        .await
+        .unwrap();
+    form.find(Locator::Css("textarea[name=out_of_hours_message]"))
+        .await
+        .unwrap()
+        .send_keys("Gracias {{contact.name}}, volvemos a las 9.")
+        .await
+        .unwrap();
+    form.find(Locator::Css("input[name=required-outcome]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    a.screenshot("admin").await;
+    form.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    a.wait_for("#banner.ok:not([hidden])").await;
+    let (_, departments) = app.get("/api/v1/departments", &app.admin).await;
+    let created = departments
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "Cobranzas")
+        .expect("the department was created")
+        .clone();
+    assert_eq!(created["timezone"], "America/Argentina/Cordoba");
+    assert_eq!(
+        created["business_hours"]["mon"],
+        json!([["09:00", "18:00"]])
+    );
+    assert!(
+        created["business_hours"].get("sun").is_none(),
+        "Sunday left closed"
+    );
+    assert_eq!(created["required_fields"], json!(["outcome"]));
+    assert_eq!(
+        created["out_of_hours_message"],
+        "Gracias {{contact.name}}, volvemos a las 9."
+    );
+
+    a.click_button("Consola").await;
+    a.click_button("English").await;
+    a.wait_for("[role=tab][aria-label='Waiting (0)']").await;
+    a.wait_for("[role=tab][aria-label='Out of hours (0)']")
+        .await;
+    assert!(
+        a.client
+            .find(Locator::XPath("//button[normalize-space(.)='Español']"))
+            .await
+            .is_ok()
+    );
+}

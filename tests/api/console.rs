@@ -49,6 +49,7 @@ async fn the_console_is_served_with_a_strict_content_security_policy() {
     for (file, kind) in [
         ("app.js", "text/javascript"),
         ("i18n.js", "text/javascript"),
+        ("admin.js", "text/javascript"),
         ("app.css", "text/css"),
     ] {
         let res = app
