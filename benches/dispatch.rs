@@ -64,6 +64,10 @@ fn new_ticket(department: &DepartmentView) -> Arc<TicketView> {
         classification: None,
         created_at: Utc::now(),
         updated_at: Utc::now(),
+        waiting_since: Some(Utc::now()),
+        first_response_at: None,
+        closed_at: None,
+        unanswered_since: Some(Utc::now()),
     })
 }
 
@@ -85,6 +89,7 @@ fn dispatch(c: &mut Criterion) {
                 Arc::new(view.clone()),
                 Arc::new(calendar),
                 registry.clone(),
+                vec![],
                 vec![],
             )
             .start();

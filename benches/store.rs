@@ -32,7 +32,7 @@ fn message(channel: ChannelId, department: DepartmentId, phone: String) -> Inges
         sent_at: None,
         sends_out: false,
         opening_state: TicketState::Waiting,
-        auto_reply: None,
+        greeting: None,
         now: Utc::now().naive_utc(),
     }
 }

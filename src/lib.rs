@@ -9,10 +9,12 @@
 //! - [`http`]: the REST API and the WebSocket endpoint;
 //! - [`views`]: the wire forms shared by REST and WebSocket;
 //! - [`transcript`]: a ticket as a PDF; [`geocoder`]: addresses to coordinates;
+//! - [`clock`]: the time routing reads, which tests move forward;
 //! - [`config`], [`telemetry`], [`startup`], [`error`]: the daemon's plumbing.
 
 pub mod actors;
 pub mod channels;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -23,7 +23,7 @@ use crate::http::{self, AppState};
 use crate::persistence::Store;
 use crate::persistence::media_store::MediaStore;
 use crate::persistence::queries::{directory, tickets};
-use crate::views::{ChannelView, DepartmentView, TicketView};
+use crate::views::{ChannelView, DepartmentView, Member, TicketView};
 
 /// A built daemon: the HTTP server future and the pieces tests may want to inspect.
 pub struct Application {
@@ -74,7 +74,7 @@ pub struct Prepared {
     channels: Vec<ChannelView>,
     lines: Lines,
     files: MediaStore,
-    departments: Vec<(DepartmentView, Calendar, Vec<TicketView>)>,
+    departments: Vec<LoadedDepartment>,
 }
 
 /// Opens storage (running migrations), creates the bootstrap admin and loads the state the
@@ -117,8 +117,8 @@ pub fn build(
     for channel in channels {
         registry.add_channel(channel);
     }
-    for (view, calendar, open) in departments {
-        registry.start_department(view, calendar, open);
+    for (view, calendar, open, members) in departments {
+        registry.start_department(view, calendar, open, members);
     }
 
     start_channel_workers(settings, &registry, &lines, &files);
@@ -253,10 +253,14 @@ fn bootstrap_admin(store: &Store, settings: &Settings) -> anyhow::Result<Option<
     Ok(None)
 }
 
-/// Every department with its calendar and its open tickets: what the actors start from.
+/// A department with its calendar, its open tickets and its members.
+type LoadedDepartment = (DepartmentView, Calendar, Vec<TicketView>, Vec<Member>);
+
+/// Every department with its calendar, open tickets and members: what the actors start from.
 /// Ticket actors themselves start on first use.
-fn load_state(store: &Store) -> anyhow::Result<Vec<(DepartmentView, Calendar, Vec<TicketView>)>> {
+fn load_state(store: &Store) -> anyhow::Result<Vec<LoadedDepartment>> {
     let departments = store.read_blocking(directory::departments)?;
+    let mut members = store.read_blocking(directory::members)?;
     let mut open: HashMap<DepartmentId, Vec<TicketView>> = HashMap::new();
     let mut count = 0usize;
     for t in store.read_blocking(tickets::open_tickets)? {
@@ -268,7 +272,8 @@ fn load_state(store: &Store) -> anyhow::Result<Vec<(DepartmentView, Calendar, Ve
         let calendar = Calendar::parse(&d.timezone, &d.business_hours, &d.holidays)
             .with_context(|| format!("department {} has an invalid calendar", d.id))?;
         let tickets = open.remove(&d.id).unwrap_or_default();
-        loaded.push((d, calendar, tickets));
+        let members = members.remove(&d.id).unwrap_or_default();
+        loaded.push((d, calendar, tickets, members));
     }
     tracing::info!(open_tickets = count, "state loaded from the database");
     Ok(loaded)

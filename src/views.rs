@@ -45,6 +45,15 @@ pub struct TicketView {
     pub classification: Option<Classification>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When the ticket last entered a queue (its place in the queue).
+    pub waiting_since: Option<DateTime<Utc>>,
+    /// When an operator first wrote to the customer.
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Since when the customer's oldest unanswered message has waited (the owner timeout);
+    /// internal, not part of the contract.
+    #[serde(default, skip_serializing)]
+    pub unanswered_since: Option<DateTime<Utc>>,
 }
 
 impl TicketView {
@@ -154,6 +163,18 @@ pub struct DepartmentView {
     /// Classification fields that must be filled to finalize (the sales funnel).
     pub required_fields: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// Assignment policy, capacity, owner timeout, out-of-hours handling, queue message.
+    #[serde(flatten)]
+    pub routing: crate::domain::routing::RoutingSettings,
+}
+
+/// A department member as routing sees them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: OperatorId,
+    pub name: String,
+    /// A personal maximum of auto-assigned open tickets, over the department's.
+    pub max_open: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -163,6 +184,8 @@ pub struct OperatorView {
     pub email: String,
     pub role: crate::domain::visibility::Role,
     pub department_ids: Vec<DepartmentId>,
+    /// A personal maximum of auto-assigned open tickets, over the department's.
+    pub max_open: Option<u32>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -37,5 +37,6 @@ pub fn department_view() -> DepartmentView {
         out_of_hours_message: None,
         required_fields: vec![],
         created_at: Utc::now(),
+        routing: Default::default(),
     }
 }

@@ -28,6 +28,10 @@ pub enum Event<'a> {
     Contact {
         contact: &'a ContactView,
     },
+    /// A department's lists or its members' presence changed (supervisors and admins).
+    DepartmentStatus {
+        status: &'a crate::actors::department::DepartmentStatus,
+    },
     /// A message's delivery status moved (`sent`, `delivered`, `read`, `failed`).
     MessageStatus {
         message_id: MessageId,

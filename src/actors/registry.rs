@@ -1,25 +1,29 @@
 //! The directory of live actors. It owns no business state: it maps ids to addresses, starts a
 //! ticket actor on first use, and hands new departments the admin sessions that see everything.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use actix::prelude::*;
 use tokio::sync::Notify;
 
-use super::department::{DepartmentActor, PublishContact, PublishStatus, Subscribe};
+use super::department::{
+    DepartmentActor, PublishContact, PublishStatus, Reconfigure, SetMembers, SetPresence, Subscribe,
+};
 use super::events::Event;
 use super::operator::CloseSession;
 use super::ticket::{InboundStored, TicketActor};
+use crate::clock::Clock;
 use crate::domain::calendar::Calendar;
-use crate::domain::ids::{ChannelId, DepartmentId, TicketId};
+use crate::domain::ids::{ChannelId, DepartmentId, OperatorId, TicketId};
 use crate::domain::message::MessageStatus;
 use crate::domain::visibility::Placement;
 use crate::domain::visibility::Viewer;
 use crate::persistence::Store;
 use crate::persistence::outbox::StatusChange;
+use crate::persistence::queries::directory;
 use crate::persistence::queries::inbound::Ingested;
-use crate::views::{ChannelView, ContactView, DepartmentView, TicketView};
+use crate::views::{ChannelView, ContactView, DepartmentView, Member, TicketView};
 
 /// A department's address plus a read-only copy of its settings for quick checks elsewhere
 /// (names in templates, mandatory fields). The actor holds the same `Arc`s.
@@ -43,6 +47,11 @@ pub struct Registry {
     pub outbox_wake: Arc<Notify>,
     /// Wakes the media fetcher when a received file is waiting to be fetched.
     pub media_wake: Arc<Notify>,
+    /// The time routing reads (tests move it forward).
+    pub clock: Arc<Clock>,
+    /// Operators who said they are away. Presence lives with the connections, so this does
+    /// not outlive the process: after a restart everyone who reconnects is online.
+    away: Mutex<HashSet<OperatorId>>,
 }
 
 #[derive(Clone)]
@@ -61,6 +70,8 @@ impl Registry {
             sessions: Mutex::default(),
             outbox_wake: Arc::default(),
             media_wake: Arc::default(),
+            clock: Arc::default(),
+            away: Mutex::default(),
         })
     }
 
@@ -70,6 +81,7 @@ impl Registry {
         view: DepartmentView,
         calendar: Calendar,
         open_tickets: Vec<TicketView>,
+        members: Vec<Member>,
     ) -> DepartmentEntry {
         let view = Arc::new(view);
         let calendar = Arc::new(calendar);
@@ -78,8 +90,13 @@ impl Registry {
             .filter(|s| s.subscription.viewer.is_admin())
             .map(|s| s.subscription.clone())
             .collect();
-        let actor =
-            DepartmentActor::new(view.clone(), calendar.clone(), self.clone(), open_tickets);
+        let actor = DepartmentActor::new(
+            view.clone(),
+            calendar.clone(),
+            self.clone(),
+            open_tickets,
+            members,
+        );
         let addr = actor.start();
         for admin in admins {
             addr.do_send(admin);
@@ -91,6 +108,49 @@ impl Registry {
         };
         write(&self.departments).insert(entry.view.id, entry.clone());
         entry
+    }
+
+    /// New settings for a department: its actor and the copy kept here.
+    pub fn reconfigure_department(&self, view: DepartmentView, calendar: Calendar) {
+        let mut all = write(&self.departments);
+        if let Some(entry) = all.get_mut(&view.id) {
+            entry.view = Arc::new(view);
+            entry.calendar = Arc::new(calendar);
+            entry.addr.do_send(Reconfigure {
+                view: entry.view.clone(),
+                calendar: entry.calendar.clone(),
+            });
+        }
+    }
+
+    /// Reads every department's members again and hands them to the actors (after an
+    /// operator was created or changed).
+    pub async fn refresh_members(&self) -> Result<(), crate::persistence::StoreError> {
+        let mut members = self.store.read(directory::members).await?;
+        for entry in read(&self.departments).values() {
+            let list = members.remove(&entry.view.id).unwrap_or_default();
+            entry.addr.do_send(SetMembers(list));
+        }
+        Ok(())
+    }
+
+    /// An operator set their status: away (connected, handed nothing) or back online.
+    pub fn set_away(&self, operator: OperatorId, away: bool) {
+        {
+            let mut set = lock(&self.away);
+            if away {
+                set.insert(operator);
+            } else {
+                set.remove(&operator);
+            }
+        }
+        for entry in read(&self.departments).values() {
+            entry.addr.do_send(SetPresence { operator, away });
+        }
+    }
+
+    pub fn is_away(&self, operator: OperatorId) -> bool {
+        lock(&self.away).contains(&operator)
     }
 
     pub fn add_channel(&self, channel: ChannelView) {

@@ -7,6 +7,8 @@ pub mod contact;
 pub mod formatting;
 pub mod ids;
 pub mod message;
+pub mod routing;
+pub mod service_levels;
 pub mod template;
 pub mod ticket;
 pub mod visibility;

@@ -24,6 +24,18 @@ pub const CATALOGUE: [Variable; 8] = [
     Variable::new("channel.name", "The line the contact writes on"),
 ];
 
+/// The variables a department's queue message may also name (and only it).
+pub const QUEUE_VARIABLES: [Variable; 2] = [
+    Variable::new(
+        "queue.position",
+        "The customer's place in the waiting list (queue messages only)",
+    ),
+    Variable::new(
+        "queue.wait_minutes",
+        "The estimated wait in minutes (queue messages only)",
+    ),
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Variable {
     pub name: &'static str,
@@ -47,6 +59,8 @@ pub struct Variables<'a> {
     pub department_name: &'a str,
     pub ticket_number: i64,
     pub channel_name: &'a str,
+    /// (position, estimated minutes) when the text is a queue message.
+    pub queue: Option<(usize, i64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +86,8 @@ impl Variables<'_> {
             "department.name" => self.department_name.to_owned(),
             "ticket.number" => self.ticket_number.to_string(),
             "channel.name" => self.channel_name.to_owned(),
+            "queue.position" => self.queue?.0.to_string(),
+            "queue.wait_minutes" => self.queue?.1.to_string(),
             _ => return None,
         })
     }
@@ -96,9 +112,21 @@ fn spans(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
 
 /// Checks that every variable `text` names exists.
 pub fn check(text: &str) -> Result<(), UnknownVariable> {
+    check_among(text, &CATALOGUE)
+}
+
+/// Checks a queue message: the catalogue's variables and the queue's.
+pub fn check_queue_message(text: &str) -> Result<(), UnknownVariable> {
+    check_among(
+        text,
+        &[CATALOGUE.as_slice(), QUEUE_VARIABLES.as_slice()].concat(),
+    )
+}
+
+fn check_among(text: &str, known: &[Variable]) -> Result<(), UnknownVariable> {
     match spans(text)
         .into_iter()
-        .find(|(_, name)| !CATALOGUE.iter().any(|v| v.name == *name))
+        .find(|(_, name)| !known.iter().any(|v| v.name == *name))
     {
         Some((_, name)) => Err(UnknownVariable(name.to_owned())),
         None => Ok(()),
@@ -134,6 +162,7 @@ mod tests {
         department_name: "Ventas",
         ticket_number: 42,
         channel_name: "Línea 1",
+        queue: None,
     };
 
     #[test]
@@ -169,6 +198,26 @@ mod tests {
         );
         let message = UnknownVariable("x".into()).to_string();
         assert!(message.starts_with("unknown variable {{x}}"), "{message}");
+    }
+
+    #[test]
+    fn queue_variables_belong_to_queue_messages_only() {
+        let text =
+            "Hola {{contact.name}}: sos el {{queue.position}}, unos {{ queue.wait_minutes }} min.";
+        assert_eq!(check_queue_message(text), Ok(()));
+        assert_eq!(check(text), Err(UnknownVariable("queue.position".into())));
+        assert_eq!(
+            check_queue_message("{{queue.length}}"),
+            Err(UnknownVariable("queue.length".into()))
+        );
+        let vars = Variables {
+            queue: Some((3, 12)),
+            ..VARS
+        };
+        assert_eq!(
+            expand(text, &vars).unwrap(),
+            "Hola María: sos el 3, unos 12 min."
+        );
     }
 
     #[test]

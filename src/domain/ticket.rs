@@ -112,6 +112,10 @@ pub enum Reason {
     Resumed,
     Transferred,
     Finalized,
+    /// Handed to an operator by the department's assignment policy.
+    AutoAssigned,
+    /// Back to the waiting list: the owner let the customer wait too long.
+    OwnerTimeout,
 }
 
 impl Reason {
@@ -124,6 +128,8 @@ impl Reason {
             Reason::Resumed => "resumed",
             Reason::Transferred => "transferred",
             Reason::Finalized => "finalized",
+            Reason::AutoAssigned => "auto_assigned",
+            Reason::OwnerTimeout => "owner_timeout",
         }
     }
 
@@ -285,6 +291,49 @@ pub fn decide(
                 reason: Reason::Finalized,
             }))
         }
+    }
+}
+
+/// What the department's routing asks of a ticket (no operator acts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Hand a waiting ticket to this operator (an automatic assignment policy).
+    Assign(OperatorId),
+    /// Take an attending ticket back to the waiting list (owner timeout).
+    OwnerTimeout,
+    /// Move an out-of-hours ticket to the waiting list (the department opened).
+    Opened,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Assign(_) => "auto_assign",
+            Route::OwnerTimeout => "owner_timeout",
+            Route::Opened => "drain",
+        }
+    }
+}
+
+/// Decides a routing step. The department decided it on what it knew; the ticket may have
+/// moved since (claimed, transferred), and then the step no longer applies.
+pub fn route(at: &Placement, step: Route) -> Result<Change, TransitionError> {
+    let queued = |reason| Change {
+        to: Placement {
+            state: TicketState::Waiting,
+            department_id: at.department_id,
+            operator_id: None,
+        },
+        reason,
+    };
+    match (step, at.state) {
+        (Route::Assign(op), TicketState::Waiting) => Ok(owned_by(at, op, Reason::AutoAssigned)),
+        (Route::OwnerTimeout, TicketState::Attending) => Ok(queued(Reason::OwnerTimeout)),
+        (Route::Opened, TicketState::OutOfHours) => Ok(queued(Reason::Opened)),
+        _ => Err(TransitionError::InvalidTransition {
+            from: at.state,
+            action: step.name(),
+        }),
     }
 }
 
@@ -495,6 +544,41 @@ mod tests {
                     from: TicketState::Closed,
                     ..
                 })
+            ));
+        }
+    }
+
+    #[test]
+    fn routing_steps_apply_only_where_the_ticket_still_stands() {
+        let w = world();
+        let waiting = at(TicketState::Waiting, w.sales, None);
+        let change = route(&waiting, Route::Assign(w.ana.id)).unwrap();
+        assert_eq!(change.to, at(TicketState::Attending, w.sales, Some(&w.ana)));
+        assert_eq!(change.reason, Reason::AutoAssigned);
+        let attending = at(TicketState::Attending, w.sales, Some(&w.beto));
+        let back = route(&attending, Route::OwnerTimeout).unwrap();
+        assert_eq!((back.to, back.reason), (waiting, Reason::OwnerTimeout));
+        let night = at(TicketState::OutOfHours, w.sales, None);
+        let opened = route(&night, Route::Opened).unwrap();
+        assert_eq!((opened.to, opened.reason), (waiting, Reason::Opened));
+        // Claimed meanwhile, paused, already queued, closed: nothing to do.
+        for (t, step) in [
+            (attending, Route::Assign(w.ana.id)),
+            (night, Route::Assign(w.ana.id)),
+            (
+                at(TicketState::Paused, w.sales, Some(&w.ana)),
+                Route::OwnerTimeout,
+            ),
+            (waiting, Route::OwnerTimeout),
+            (waiting, Route::Opened),
+            (
+                at(TicketState::Closed, w.sales, Some(&w.ana)),
+                Route::Opened,
+            ),
+        ] {
+            assert!(matches!(
+                route(&t, step),
+                Err(TransitionError::InvalidTransition { .. })
             ));
         }
     }

@@ -11,9 +11,11 @@ use crate::channels::{ChannelKind, whatsapp};
 use crate::domain::calendar::{Calendar, WeeklyHoursSpec};
 use crate::domain::classification;
 use crate::domain::ids::{ApiKeyId, ChannelId, DepartmentId, OperatorId};
+use crate::domain::routing::{Assignment, RoutingSettings};
 use crate::domain::visibility::Role;
 use crate::error::ApiError;
 use crate::persistence::StoreError;
+use crate::persistence::queries::audit::{self, AuditActor};
 use crate::persistence::queries::directory::{self, NewOperator, to_json};
 use crate::views::{ChannelView, DepartmentView};
 
@@ -21,9 +23,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/departments", web::post().to(create_department))
         .route("/departments", web::get().to(list_departments))
         .route("/departments/{id}", web::get().to(get_department))
+        .route("/departments/{id}", web::patch().to(update_department))
         .route("/departments/{id}/status", web::get().to(department_status))
         .route("/operators", web::post().to(create_operator))
         .route("/operators", web::get().to(list_operators))
+        .route("/operators/{id}", web::patch().to(update_operator))
         .route("/channels", web::post().to(create_channel))
         .route("/channels", web::get().to(list_channels))
         .route("/api-keys", web::post().to(create_api_key));
@@ -61,43 +65,161 @@ struct DepartmentBody {
     out_of_hours_message: Option<String>,
     #[serde(default)]
     required_fields: Vec<String>,
+    // Routing (CONTRACT.md, "Routing policies"); absent or null is the default.
+    assignment: Option<Assignment>,
+    max_open_per_operator: Option<u32>,
+    paused_counts: Option<bool>,
+    owner_timeout_seconds: Option<u32>,
+    drain_out_of_hours: Option<bool>,
+    online_out_of_hours: Option<bool>,
+    queue_message: Option<String>,
 }
 
-async fn create_department(
-    state: web::Data<AppState>,
-    _: AdminAuth,
-    body: web::Json<DepartmentBody>,
-) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
+/// A department body checked: its settings and its calendar, or the field that is wrong.
+fn validate_department(
+    b: DepartmentBody,
+    id: DepartmentId,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(DepartmentView, Calendar), ApiError> {
     let name = required_text(&b.name, "name", 200)?;
     let calendar = Calendar::parse(&b.timezone, &b.business_hours, &b.holidays)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
     classification::validate_required(&b.required_fields).map_err(ApiError::invalid)?;
-    let out_of_hours_message = b.out_of_hours_message.filter(|m| !m.trim().is_empty());
+    let text = |t: Option<String>| t.filter(|m| !m.trim().is_empty());
+    let out_of_hours_message = text(b.out_of_hours_message);
     if let Some(message) = &out_of_hours_message {
         crate::domain::template::check(message)?;
     }
+    let queue_message = text(b.queue_message);
+    if let Some(message) = &queue_message {
+        crate::domain::template::check_queue_message(message)?;
+    }
+    if b.owner_timeout_seconds == Some(0) {
+        return Err(ApiError::invalid(
+            "owner_timeout_seconds: must be at least 1 (null turns it off)",
+        ));
+    }
+    let defaults = RoutingSettings::default();
+    let routing = RoutingSettings {
+        assignment: b.assignment.unwrap_or(defaults.assignment),
+        max_open_per_operator: b.max_open_per_operator,
+        paused_counts: b.paused_counts.unwrap_or(defaults.paused_counts),
+        owner_timeout_seconds: b.owner_timeout_seconds,
+        drain_out_of_hours: b.drain_out_of_hours.unwrap_or(defaults.drain_out_of_hours),
+        online_out_of_hours: b
+            .online_out_of_hours
+            .unwrap_or(defaults.online_out_of_hours),
+        queue_message,
+    };
     let view = DepartmentView {
-        id: DepartmentId::new(),
-        name: name.clone(),
+        id,
+        name,
         timezone: b.timezone,
         business_hours: b.business_hours,
         holidays: b.holidays,
         out_of_hours_message,
         required_fields: b.required_fields,
-        created_at: crate::persistence::now(),
+        created_at,
+        routing,
     };
+    Ok((view, calendar))
+}
+
+async fn create_department(
+    state: web::Data<AppState>,
+    AdminAuth(caller): AdminAuth,
+    body: web::Json<DepartmentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (view, calendar) = validate_department(
+        body.into_inner(),
+        DepartmentId::new(),
+        crate::persistence::now(),
+    )?;
     let stored = view.clone();
+    let name = view.name.clone();
     state
         .store
-        .write(move |c| directory::insert_department(c, &stored))
+        .write(move |c| {
+            directory::insert_department(c, &stored)?;
+            audited(c, &caller, "department.created", Some(stored.id), &stored)
+        })
         .await
         .map_err(|e| already_exists(e, &format!("a department named {name:?}")))?;
     state
         .registry
-        .start_department(view.clone(), calendar, Vec::new());
+        .start_department(view.clone(), calendar, Vec::new(), Vec::new());
     tracing::info!(department = %view.id, name = %view.name, "department created");
     Ok(HttpResponse::Created().json(view))
+}
+
+/// `PATCH /departments/{id}`: the fields given replace the department's (`null` clears an
+/// optional one); the result is checked exactly as a new department would be.
+async fn update_department(
+    state: web::Data<AppState>,
+    AdminAuth(caller): AdminAuth,
+    id: web::Path<DepartmentId>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let entry = state
+        .registry
+        .department(*id)
+        .ok_or_else(|| ApiError::not_found("department"))?;
+    let serde_json::Value::Object(patch) = body.into_inner() else {
+        return Err(ApiError::invalid("body: must be a JSON object"));
+    };
+    let mut merged = match serde_json::to_value(entry.view.as_ref()) {
+        Ok(serde_json::Value::Object(current)) => current,
+        _ => return Err(ApiError::internal()),
+    };
+    merged.remove("id");
+    merged.remove("created_at");
+    for (key, value) in patch.clone() {
+        if key == "id" || key == "created_at" {
+            return Err(ApiError::invalid(format!("{key}: cannot be changed")));
+        }
+        merged.insert(key, value);
+    }
+    // The merged body is checked like a new one; an error names the field it is about.
+    let body: DepartmentBody =
+        serde_path_to_error::deserialize(serde_json::Value::Object(merged)).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError::invalid(format!("{field}: {}", e.into_inner()))
+        })?;
+    let (view, calendar) = validate_department(body, entry.view.id, entry.view.created_at)?;
+    let stored = view.clone();
+    let name = view.name.clone();
+    state
+        .store
+        .write(move |c| {
+            directory::update_department(c, &stored)?;
+            audited(c, &caller, "department.updated", Some(stored.id), &patch)
+        })
+        .await
+        .map_err(|e| already_exists(e, &format!("a department named {name:?}")))?;
+    state
+        .registry
+        .reconfigure_department(view.clone(), calendar);
+    tracing::info!(department = %view.id, "department updated");
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Writes the audit entry of an administrative change, inside the change's transaction.
+pub(crate) fn audited(
+    conn: &mut crate::persistence::DbConn,
+    caller: &super::auth::Caller,
+    action: &str,
+    department_id: Option<DepartmentId>,
+    details: &impl serde::Serialize,
+) -> Result<(), StoreError> {
+    audit::insert(
+        conn,
+        &AuditActor::operator(caller.viewer.id, &caller.name),
+        action,
+        None,
+        department_id,
+        &serde_json::to_value(details).unwrap_or_default(),
+        crate::persistence::now().naive_utc(),
+    )
 }
 
 async fn list_departments(
@@ -153,7 +275,7 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 
 async fn create_operator(
     state: web::Data<AppState>,
-    _: AdminAuth,
+    AdminAuth(caller): AdminAuth,
     body: web::Json<OperatorBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
@@ -206,13 +328,66 @@ async fn create_operator(
                     created_at: now,
                 },
             )?;
-            directory::operator(c, id)
+            let created = directory::operator(c, id)?;
+            audited(c, &caller, "operator.created", None, &created)?;
+            Ok(created)
         })
         .await
         .map_err(|e| already_exists(e, "an operator with this email"))?
         .ok_or_else(ApiError::internal)?;
+    state.registry.refresh_members().await?;
     tracing::info!(operator = %operator.id, role = role.as_str(), "operator created");
     Ok(HttpResponse::Created().json(operator))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OperatorPatch {
+    name: Option<String>,
+    /// `null` clears the personal maximum (the department's applies).
+    #[serde(default, deserialize_with = "present")]
+    max_open: Option<Option<u32>>,
+}
+
+/// A field that is present (even as `null`) becomes `Some`, so `null` can clear it.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// `PATCH /operators/{id}`: the operator's name and personal maximum of open tickets.
+async fn update_operator(
+    state: web::Data<AppState>,
+    AdminAuth(caller): AdminAuth,
+    id: web::Path<OperatorId>,
+    body: web::Json<OperatorPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = *id;
+    let patch = body.into_inner();
+    let name = patch
+        .name
+        .as_deref()
+        .map(|n| required_text(n, "name", 200))
+        .transpose()?;
+    let max_open = patch.max_open;
+    let details = serde_json::json!({ "operator_id": id, "name": name, "max_open": max_open });
+    let operator = state
+        .store
+        .write(move |c| {
+            if directory::update_operator(c, id, name.as_deref(), max_open)? == 0 {
+                return Ok(None);
+            }
+            audited(c, &caller, "operator.updated", None, &details)?;
+            directory::operator(c, id)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("operator"))?;
+    state.registry.refresh_members().await?;
+    tracing::info!(operator = %id, "operator updated");
+    Ok(HttpResponse::Ok().json(operator))
 }
 
 async fn list_operators(
@@ -235,7 +410,7 @@ struct ChannelBody {
 
 async fn create_channel(
     state: web::Data<AppState>,
-    _: AdminAuth,
+    AdminAuth(caller): AdminAuth,
     body: web::Json<ChannelBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
@@ -272,7 +447,16 @@ async fn create_channel(
     let stored = view.clone();
     state
         .store
-        .write(move |c| directory::insert_channel(c, &stored, &settings))
+        .write(move |c| {
+            directory::insert_channel(c, &stored, &settings)?;
+            audited(
+                c,
+                &caller,
+                "channel.created",
+                Some(stored.department_id),
+                &stored,
+            )
+        })
         .await?;
     if let Some(settings) = line {
         state.lines.add(whatsapp::Line {
@@ -340,7 +524,7 @@ struct ApiKeyBody {
 
 async fn create_api_key(
     state: web::Data<AppState>,
-    _: AdminAuth,
+    AdminAuth(caller): AdminAuth,
     body: web::Json<ApiKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let name = required_text(&body.name, "name", 200)?;
@@ -351,7 +535,11 @@ async fn create_api_key(
     let stored_name = name.clone();
     state
         .store
-        .write(move |c| directory::insert_api_key(c, id, &stored_name, &hash, now.naive_utc()))
+        .write(move |c| {
+            directory::insert_api_key(c, id, &stored_name, &hash, now.naive_utc())?;
+            let details = serde_json::json!({ "id": id, "name": stored_name });
+            audited(c, &caller, "api_key.created", None, &details)
+        })
         .await?;
     tracing::info!(api_key = %id, "api key created");
     Ok(HttpResponse::Created().json(serde_json::json!({

@@ -10,6 +10,7 @@ mod inbound;
 mod media;
 mod pagination;
 pub mod password;
+mod supervision;
 mod tickets;
 
 use std::sync::Arc;
@@ -70,6 +71,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
             .configure(media::routes)
             .configure(contacts::routes)
             .configure(catalogues::routes)
+            .configure(supervision::routes)
             .route("/ws", web::get().to(websocket)),
     )
     .default_service(web::to(|| async {

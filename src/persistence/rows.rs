@@ -48,6 +48,7 @@ pub(crate) struct DepartmentRow {
     pub out_of_hours_message: Option<String>,
     pub required_fields: String,
     pub created_at: NaiveDateTime,
+    pub routing: String,
 }
 
 impl DepartmentRow {
@@ -61,6 +62,7 @@ impl DepartmentRow {
             out_of_hours_message: self.out_of_hours_message,
             required_fields: json(&self.required_fields, "required_fields")?,
             created_at: utc(self.created_at),
+            routing: json(&self.routing, "routing")?,
         })
     }
 }
@@ -74,6 +76,7 @@ pub(crate) struct OperatorRow {
     pub password_hash: String,
     pub role: String,
     pub created_at: NaiveDateTime,
+    pub max_open: Option<i32>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -138,6 +141,9 @@ pub(crate) struct TicketRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
+    pub waiting_since: Option<NaiveDateTime>,
+    pub first_response_at: Option<NaiveDateTime>,
+    pub unanswered_since: Option<NaiveDateTime>,
 }
 
 #[derive(Queryable, Selectable)]

@@ -11,6 +11,7 @@ diesel::table! {
         out_of_hours_message -> Nullable<Text>,
         required_fields -> Text,
         created_at -> Timestamp,
+        routing -> Text,
     }
 }
 
@@ -22,6 +23,7 @@ diesel::table! {
         password_hash -> Text,
         role -> Text,
         created_at -> Timestamp,
+        max_open -> Nullable<Integer>,
     }
 }
 
@@ -146,6 +148,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_kind -> Text,
+        actor_id -> Nullable<Text>,
+        actor_name -> Text,
+        action -> Text,
+        ticket_id -> Nullable<Text>,
+        department_id -> Nullable<Text>,
+        details -> Text,
+    }
+}
+
+diesel::table! {
     counters (name) {
         name -> Text,
         value -> BigInt,
@@ -165,6 +181,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        waiting_since -> Nullable<Timestamp>,
+        first_response_at -> Nullable<Timestamp>,
+        unanswered_since -> Nullable<Timestamp>,
     }
 }
 

@@ -266,6 +266,9 @@ async fn pause_transfer_and_finalize_with_the_mandatory_fields() {
         .click()
         .await
         .unwrap();
+    // The paused ticket leaves Ana's lists once the transfer is committed (the chat's own
+    // list, Atendiendo, no longer showed it since the pause).
+    a.wait_for("[aria-label='Pausado (0)']").await;
     a.wait_gone(&format!("[data-ticket='{first}']")).await;
     let moved = ticket_state(&app, &first).await;
     assert_eq!(

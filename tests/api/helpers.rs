@@ -80,6 +80,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub admin: String,
+    /// The daemon's routing clock: move it forward instead of waiting.
+    pub clock: std::sync::Arc<switchboard::clock::Clock>,
     server: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Kept last so the database outlives the server using it.
@@ -145,11 +147,12 @@ pub async fn spawn_app_with(
         actix_web::rt::System::new().block_on(async move {
             let app =
                 switchboard::startup::build(&settings, prepared, listener).expect("daemon starts");
-            tx.send(app.server.handle()).unwrap();
+            tx.send((app.server.handle(), app.registry.clock.clone()))
+                .unwrap();
             app.server.await.expect("server runs");
         })
     });
-    let server = rx
+    let (server, clock) = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("daemon started");
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
@@ -158,6 +161,7 @@ pub async fn spawn_app_with(
         base,
         client,
         admin: String::new(),
+        clock,
         server,
         thread: Some(thread),
         db,

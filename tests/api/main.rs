@@ -9,6 +9,7 @@ mod lifecycle;
 mod outage;
 mod races;
 mod recovery;
+mod routing;
 mod side_panel;
 mod store;
 mod visibility;

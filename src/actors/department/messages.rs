@@ -7,14 +7,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::actors::operator::Push;
-use crate::domain::ids::{ChannelId, OperatorId};
+use crate::domain::calendar::Calendar;
+use crate::domain::ids::{ChannelId, DepartmentId, OperatorId};
 use crate::domain::message::MessageContext;
+use crate::domain::routing::{Assignment, Presence};
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::{Placement, Viewer};
 use crate::persistence::StoreError;
 use crate::persistence::outbox::StatusChange;
 use crate::persistence::queries::inbound::Ingested;
-use crate::views::{Content, MessageView, TicketView};
+use crate::views::{Content, DepartmentView, Member, MessageView, TicketView};
 
 /// From an operator session as it connects: start sending me this department's events.
 /// Answers with the open tickets of the department the viewer may see (their snapshot part).
@@ -96,10 +98,53 @@ pub struct Status;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DepartmentStatus {
+    pub department_id: DepartmentId,
     pub open_now: bool,
+    pub assignment: Assignment,
     pub online_operator_ids: Vec<OperatorId>,
     pub waiting: usize,
     pub out_of_hours: usize,
     pub attending: usize,
     pub paused: usize,
+    /// Every member with presence and load, by id.
+    pub members: Vec<MemberStatus>,
 }
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberStatus {
+    pub id: OperatorId,
+    pub name: String,
+    pub presence: Presence,
+    /// Open tickets they own here that take a seat (paused ones if the department counts them).
+    pub load: u32,
+    pub attending: u32,
+    pub paused: u32,
+    /// Their maximum here: their own, else the department's; `null` is unlimited.
+    pub max_open: Option<u32>,
+}
+
+/// From the REST API after `PATCH /departments/{id}`: the department's new settings.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reconfigure {
+    pub view: Arc<DepartmentView>,
+    pub calendar: Arc<Calendar>,
+}
+
+/// From the registry when operators join, leave or change (their personal maximum).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetMembers(pub Vec<Member>);
+
+/// From the registry: an operator set their status (`away` or back `online`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetPresence {
+    pub operator: OperatorId,
+    pub away: bool,
+}
+
+/// To itself: hand out waiting tickets now (coalesced: many triggers, one pass).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct Dispatch;

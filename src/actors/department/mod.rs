@@ -1,28 +1,41 @@
 //! The department actor: owns the department's open tickets (its waiting and out-of-hours
-//! queues among them), its calendar and the sessions of its online operators. It decides which
-//! queue a new or transferred ticket joins, and it is the one place that fans a ticket's
-//! changes and messages out to the sessions allowed to see them.
+//! queues among them), its calendar, its members' presence and the sessions of its online
+//! operators. It decides which queue a new or transferred ticket joins, runs the routing
+//! policy (auto-assignment, owner timeout, the opening drain: decided by `domain::routing`,
+//! carried out by the ticket actors), and it is the one place that fans a ticket's changes and
+//! messages out to the sessions allowed to see them.
 
 mod messages;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, Utc};
 use tracing::Instrument;
 
 pub use self::messages::*;
 use super::events::{Event, Frame};
 use super::operator::Push;
 use super::registry::Registry;
+use super::ticket::RouteStep;
 use crate::domain::calendar::Calendar;
 use crate::domain::ids::{OperatorId, TicketId};
-use crate::domain::ticket::TicketState;
+use crate::domain::routing::{self, Presence, Seat, Waiting};
+use crate::domain::template::{Variables, expand};
+use crate::domain::ticket::{Route, TicketState};
 use crate::domain::visibility::{Placement, Viewer, can_see};
 use crate::persistence::conversation_key;
-use crate::persistence::queries::inbound::{self, Ingest};
-use crate::views::{DepartmentView, TicketView};
+use crate::persistence::queries::inbound::{self, Greeting, Ingest};
+use crate::views::{AuthorKind, DepartmentView, Direction, Member, TicketView};
+
+/// How often the department looks at its clock: the opening drain and owner timeouts.
+pub const TICK: Duration = Duration::from_millis(500);
+/// How many recent handling times the wait estimate averages.
+const HANDLING_SAMPLES: usize = 50;
+/// Supervisors' `department_status` events are coalesced over this long.
+const STATUS_EVERY: Duration = Duration::from_millis(100);
 
 struct Session {
     viewer: Viewer,
@@ -39,6 +52,22 @@ pub struct DepartmentActor {
     sessions: HashMap<u64, Session>,
     /// Live connections per operator: online while at least one is open.
     online: HashMap<OperatorId, usize>,
+    members: Vec<Member>,
+    /// Members who said they are away: connected, but handed nothing.
+    away: HashSet<OperatorId>,
+    /// Routing steps sent to ticket actors and not answered yet (with the operator of an
+    /// assignment, who holds that seat meanwhile); these tickets are left alone until then.
+    in_flight: HashMap<TicketId, Option<OperatorId>>,
+    /// Tickets taken back from an owner who let them wait: tried with someone else first.
+    avoid: HashMap<TicketId, OperatorId>,
+    /// Who round robin served last.
+    last_assigned: Option<OperatorId>,
+    /// Since when each ticket's customer has waited for an answer.
+    unanswered: HashMap<TicketId, DateTime<Utc>>,
+    /// Recent first-response-to-close times, for the queue message's estimate.
+    handling: VecDeque<TimeDelta>,
+    dispatch_queued: bool,
+    status_queued: bool,
 }
 
 impl DepartmentActor {
@@ -47,6 +76,7 @@ impl DepartmentActor {
         calendar: Arc<Calendar>,
         registry: Arc<Registry>,
         open_tickets: Vec<TicketView>,
+        members: Vec<Member>,
     ) -> Self {
         let mut actor = Self {
             view,
@@ -55,6 +85,15 @@ impl DepartmentActor {
             tickets: HashMap::new(),
             sessions: HashMap::new(),
             online: HashMap::new(),
+            members,
+            away: HashSet::new(),
+            in_flight: HashMap::new(),
+            avoid: HashMap::new(),
+            last_assigned: None,
+            unanswered: HashMap::new(),
+            handling: VecDeque::new(),
+            dispatch_queued: false,
+            status_queued: false,
         };
         for t in open_tickets {
             actor.place(Arc::new(t));
@@ -65,11 +104,258 @@ impl DepartmentActor {
     /// Records where a ticket now stands as far as this department is concerned.
     fn place(&mut self, ticket: Arc<TicketView>) {
         let here = ticket.department.id == self.view.id && ticket.state != TicketState::Closed;
+        match ticket.unanswered_since {
+            Some(since) if here => self.unanswered.insert(ticket.id, since),
+            _ => self.unanswered.remove(&ticket.id),
+        };
+        if ticket.state != TicketState::Waiting {
+            self.avoid.remove(&ticket.id);
+        }
         if here {
             self.tickets.insert(ticket.id, ticket);
         } else {
             self.tickets.remove(&ticket.id);
         }
+    }
+
+    fn settings(&self) -> &routing::RoutingSettings {
+        &self.view.routing
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.registry.clock.now()
+    }
+
+    /// Members with a live connection who did not say they are away.
+    fn member_online(&self) -> bool {
+        self.members
+            .iter()
+            .any(|m| self.online.contains_key(&m.id) && !self.away.contains(&m.id))
+    }
+
+    /// The queue a ticket joins here now.
+    fn queue_now(&self) -> TicketState {
+        let open = self.calendar.is_open(self.now());
+        routing::queue_for(self.settings(), open, self.member_online())
+    }
+
+    fn seats(&self) -> Vec<Seat> {
+        let online: HashSet<OperatorId> = self.online.keys().copied().collect();
+        let members: Vec<(OperatorId, Option<u32>)> =
+            self.members.iter().map(|m| (m.id, m.max_open)).collect();
+        let owned = self
+            .tickets
+            .values()
+            .filter_map(|t| Some((t.operator.as_ref()?.id, t.state)))
+            .chain(
+                self.in_flight
+                    .values()
+                    .flatten()
+                    .map(|&op| (op, TicketState::Attending)),
+            );
+        routing::seats(&members, &online, &self.away, owned)
+    }
+
+    /// The waiting list in serving order: longest waiting first, then by number.
+    fn waiting_list(&self) -> Vec<&Arc<TicketView>> {
+        self.queued(TicketState::Waiting)
+    }
+
+    fn queued(&self, state: TicketState) -> Vec<&Arc<TicketView>> {
+        let mut list: Vec<&Arc<TicketView>> =
+            self.tickets.values().filter(|t| t.state == state).collect();
+        list.sort_by_key(|t| (t.waiting_since.unwrap_or(t.created_at), t.number));
+        list
+    }
+
+    /// The queue message for a customer at `position`, if the department has one.
+    fn queue_notice(&self, ticket: &TicketView, position: usize) -> Option<String> {
+        let text = self.settings().queue_message.as_ref()?;
+        let queue = self.queue_facts(position);
+        let vars = Variables {
+            contact_name: &ticket.contact.name,
+            contact_phone: &ticket.contact.phone,
+            department_name: &self.view.name,
+            ticket_number: ticket.number,
+            channel_name: &ticket.channel.name,
+            queue: Some(queue),
+            ..Variables::default()
+        };
+        Some(expand(text, &vars).unwrap_or_else(|_| text.clone()))
+    }
+
+    fn queue_facts(&self, position: usize) -> (usize, i64) {
+        let online = self
+            .seats()
+            .iter()
+            .filter(|s| s.presence == Presence::Online)
+            .count();
+        let mean = (!self.handling.is_empty())
+            .then(|| self.handling.iter().sum::<TimeDelta>() / self.handling.len() as i32);
+        (position, routing::wait_minutes(position, online, mean))
+    }
+
+    /// Asks for a dispatch pass once the current message is handled.
+    fn want_dispatch(&mut self, ctx: &mut Context<Self>) {
+        if self.settings().assignment.is_automatic() && !self.dispatch_queued {
+            self.dispatch_queued = true;
+            ctx.notify(Dispatch);
+        }
+    }
+
+    /// Sends a routing step to a ticket's actor; the ticket is left alone until it answers.
+    fn send_step(
+        &mut self,
+        ctx: &mut Context<Self>,
+        ticket: TicketId,
+        step: Route,
+        notice: Option<String>,
+    ) {
+        let assigned = match step {
+            Route::Assign(op) => Some(op),
+            _ => None,
+        };
+        self.in_flight.insert(ticket, assigned);
+        let addr = self.registry.ticket(ticket);
+        ctx.spawn(addr.send(RouteStep { step, notice }).into_actor(self).map(
+            move |answer, act, ctx| {
+                act.in_flight.remove(&ticket);
+                match answer {
+                    // The department may hear of the change after this answer: place it now
+                    // so the seat it took is counted from here on.
+                    Ok(Ok(view)) => act.place(Arc::new(view)),
+                    Ok(Err(e)) => {
+                        tracing::debug!(%ticket, step = step.name(), error = %e, "routing step not applied")
+                    }
+                    Err(e) => {
+                        tracing::warn!(%ticket, step = step.name(), error = %e, "routing step lost")
+                    }
+                }
+                act.want_dispatch(ctx);
+                act.status_changed(ctx);
+            },
+        ));
+    }
+
+    /// Hands out waiting tickets to free seats, as the policy decides.
+    fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        let queue: Vec<Waiting> = self
+            .waiting_list()
+            .into_iter()
+            .filter(|t| !self.in_flight.contains_key(&t.id))
+            .map(|t| Waiting {
+                ticket: t.id,
+                avoid: self.avoid.get(&t.id).copied(),
+            })
+            .collect();
+        if queue.is_empty() {
+            return;
+        }
+        let decisions = routing::assign(self.settings(), &queue, &self.seats(), self.last_assigned);
+        for d in decisions {
+            self.last_assigned = Some(d.operator);
+            self.send_step(ctx, d.ticket, Route::Assign(d.operator), None);
+        }
+    }
+
+    /// The clock's work: out-of-hours tickets join the waiting list once the department is
+    /// open, and owners who let a customer wait too long lose the ticket.
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let now = self.now();
+        let open = self.calendar.is_open(now);
+        if routing::drains_now(self.settings(), open) {
+            let night: Vec<TicketId> = self
+                .queued(TicketState::OutOfHours)
+                .into_iter()
+                .map(|t| t.id)
+                .filter(|id| !self.in_flight.contains_key(id))
+                .collect();
+            let ahead = self.waiting_list().len();
+            for (i, id) in night.into_iter().enumerate() {
+                let notice = self.queue_notice(&self.tickets[&id].clone(), ahead + i + 1);
+                self.send_step(ctx, id, Route::Opened, notice);
+            }
+        }
+        if self.settings().owner_timeout_seconds.is_some() {
+            let late: Vec<(TicketId, Option<OperatorId>)> = self
+                .tickets
+                .values()
+                .filter(|t| !self.in_flight.contains_key(&t.id))
+                .filter(|t| {
+                    routing::owner_timed_out(
+                        self.settings(),
+                        t.state,
+                        self.unanswered.get(&t.id).copied(),
+                        now,
+                    )
+                })
+                .map(|t| (t.id, t.operator.as_ref().map(|o| o.id)))
+                .collect();
+            for (id, owner) in late {
+                if let Some(owner) = owner {
+                    self.avoid.insert(id, owner);
+                }
+                self.send_step(ctx, id, Route::OwnerTimeout, None);
+            }
+        }
+        self.want_dispatch(ctx);
+    }
+
+    pub fn status(&self) -> DepartmentStatus {
+        let count = |state| self.tickets.values().filter(|t| t.state == state).count();
+        let mut online: Vec<OperatorId> = self.online.keys().copied().collect();
+        online.sort();
+        let settings = self.settings();
+        let members = self
+            .seats()
+            .into_iter()
+            .map(|seat| MemberStatus {
+                name: self
+                    .members
+                    .iter()
+                    .find(|m| m.id == seat.operator)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default(),
+                id: seat.operator,
+                presence: seat.presence,
+                load: seat.load(settings),
+                attending: seat.attending,
+                paused: seat.paused,
+                max_open: seat.max_open.or(settings.max_open_per_operator),
+            })
+            .collect();
+        DepartmentStatus {
+            department_id: self.view.id,
+            open_now: self.calendar.is_open(self.now()),
+            assignment: settings.assignment,
+            online_operator_ids: online,
+            waiting: count(TicketState::Waiting),
+            out_of_hours: count(TicketState::OutOfHours),
+            attending: count(TicketState::Attending),
+            paused: count(TicketState::Paused),
+            members,
+        }
+    }
+
+    /// Supervisors' and admins' sockets get the department's status soon after it changes
+    /// (several changes within [`STATUS_EVERY`] make one event).
+    fn status_changed(&mut self, ctx: &mut Context<Self>) {
+        if self.status_queued
+            || !self
+                .sessions
+                .values()
+                .any(|s| s.viewer.supervises(self.view.id))
+        {
+            return;
+        }
+        self.status_queued = true;
+        ctx.run_later(STATUS_EVERY, |act, _| {
+            act.status_queued = false;
+            let status = act.status();
+            let frame = Event::DepartmentStatus { status: &status }.frame();
+            let id = act.view.id;
+            act.push_where(&frame, |viewer| viewer.supervises(id));
+        });
     }
 
     fn push_where(&self, frame: &Frame, mut wanted: impl FnMut(&Viewer) -> bool) {
@@ -84,15 +370,16 @@ impl DepartmentActor {
 impl Actor for DepartmentActor {
     type Context = Context<Self>;
 
-    fn started(&mut self, _: &mut Self::Context) {
+    fn started(&mut self, ctx: &mut Self::Context) {
         tracing::debug!(department = %self.view.id, open_tickets = self.tickets.len(), "department started");
+        ctx.run_interval(TICK, |act, ctx| act.tick(ctx));
     }
 }
 
 impl Handler<Subscribe> for DepartmentActor {
     type Result = MessageResult<Subscribe>;
 
-    fn handle(&mut self, msg: Subscribe, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: Subscribe, ctx: &mut Self::Context) -> Self::Result {
         let visible = self
             .tickets
             .values()
@@ -106,6 +393,9 @@ impl Handler<Subscribe> for DepartmentActor {
             *count += 1;
             if *count == 1 {
                 tracing::info!(department = %self.view.id, %operator, "operator online");
+                if self.registry.is_away(operator) {
+                    self.away.insert(operator);
+                }
             }
         }
         self.sessions.insert(
@@ -115,6 +405,8 @@ impl Handler<Subscribe> for DepartmentActor {
                 recipient: msg.recipient,
             },
         );
+        self.want_dispatch(ctx);
+        self.status_changed(ctx);
         MessageResult(visible)
     }
 }
@@ -122,7 +414,7 @@ impl Handler<Subscribe> for DepartmentActor {
 impl Handler<Unsubscribe> for DepartmentActor {
     type Result = ();
 
-    fn handle(&mut self, msg: Unsubscribe, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Unsubscribe, ctx: &mut Self::Context) {
         let Some(session) = self.sessions.remove(&msg.session) else {
             return;
         };
@@ -131,16 +423,18 @@ impl Handler<Unsubscribe> for DepartmentActor {
             *count -= 1;
             if *count == 0 {
                 self.online.remove(&operator);
+                self.away.remove(&operator);
                 tracing::info!(department = %self.view.id, %operator, "operator offline");
             }
         }
+        self.status_changed(ctx);
     }
 }
 
 impl Handler<TicketChanged> for DepartmentActor {
     type Result = ();
 
-    fn handle(&mut self, msg: TicketChanged, _: &mut Self::Context) {
+    fn handle(&mut self, msg: TicketChanged, ctx: &mut Self::Context) {
         let after = msg.after.placement();
         let live = after.state != TicketState::Closed;
         let ticket_frame = Event::Ticket { ticket: &msg.after }.frame();
@@ -155,7 +449,18 @@ impl Handler<TicketChanged> for DepartmentActor {
                 s.recipient.do_send(Push(removed_frame.clone()));
             }
         }
+        let t = &msg.after;
+        if t.state == TicketState::Closed
+            && let (Some(first), Some(closed)) = (t.first_response_at, t.closed_at)
+        {
+            if self.handling.len() == HANDLING_SAMPLES {
+                self.handling.pop_front();
+            }
+            self.handling.push_back(closed - first);
+        }
         self.place(msg.after);
+        self.want_dispatch(ctx);
+        self.status_changed(ctx);
     }
 }
 
@@ -169,6 +474,13 @@ impl Handler<PublishMessage> for DepartmentActor {
         .frame();
         let placement: Placement = msg.placement;
         self.push_where(&frame, |viewer| can_see(viewer, &placement));
+        // The customer's oldest unanswered message starts the owner's clock; an answer stops it.
+        let m = &msg.message;
+        if m.direction == Direction::In && self.tickets.contains_key(&m.ticket_id) {
+            self.unanswered.entry(m.ticket_id).or_insert(m.created_at);
+        } else if m.author.kind == AuthorKind::Operator {
+            self.unanswered.remove(&m.ticket_id);
+        }
     }
 }
 
@@ -203,11 +515,28 @@ impl Handler<Inbound> for DepartmentActor {
 
     fn handle(&mut self, msg: Inbound, _: &mut Self::Context) -> Self::Result {
         let now = crate::persistence::now();
-        let open = self.calendar.is_open(now);
-        let auto_reply = match (&self.view.out_of_hours_message, open) {
-            (Some(text), false) => Some((self.view.name.clone(), text.clone())),
-            _ => None,
+        let opening_state = self.queue_now();
+        let greeting = match opening_state {
+            TicketState::OutOfHours => {
+                self.view.out_of_hours_message.clone().map(|text| Greeting {
+                    author: self.view.name.clone(),
+                    text,
+                    queue: None,
+                })
+            }
+            // Nobody is told their place in a queue they are about to leave.
+            _ if self.settings().assignment.is_automatic()
+                && routing::free_seat(self.settings(), &self.seats()) =>
+            {
+                None
+            }
+            _ => self.settings().queue_message.clone().map(|text| Greeting {
+                author: self.view.name.clone(),
+                text,
+                queue: Some(self.queue_facts(self.waiting_list().len() + 1)),
+            }),
         };
+        let open = opening_state == TicketState::Waiting;
         let ingest = Ingest {
             channel_id: msg.channel_id,
             channel_name: msg.channel_name,
@@ -220,8 +549,8 @@ impl Handler<Inbound> for DepartmentActor {
             context: msg.context,
             sent_at: msg.sent_at.map(|t| t.naive_utc()),
             sends_out: msg.sends_out,
-            opening_state: TicketState::queued(open),
-            auto_reply,
+            opening_state,
+            greeting,
             now: now.naive_utc(),
         };
         let registry = self.registry.clone();
@@ -250,7 +579,7 @@ impl Handler<QueueState> for DepartmentActor {
     type Result = MessageResult<QueueState>;
 
     fn handle(&mut self, _: QueueState, _: &mut Self::Context) -> Self::Result {
-        MessageResult(TicketState::queued(self.calendar.is_open(Utc::now())))
+        MessageResult(self.queue_now())
     }
 }
 
@@ -258,16 +587,52 @@ impl Handler<Status> for DepartmentActor {
     type Result = MessageResult<Status>;
 
     fn handle(&mut self, _: Status, _: &mut Self::Context) -> Self::Result {
-        let count = |state| self.tickets.values().filter(|t| t.state == state).count();
-        let mut online: Vec<OperatorId> = self.online.keys().copied().collect();
-        online.sort();
-        MessageResult(DepartmentStatus {
-            open_now: self.calendar.is_open(Utc::now()),
-            online_operator_ids: online,
-            waiting: count(TicketState::Waiting),
-            out_of_hours: count(TicketState::OutOfHours),
-            attending: count(TicketState::Attending),
-            paused: count(TicketState::Paused),
-        })
+        MessageResult(self.status())
+    }
+}
+
+impl Handler<Reconfigure> for DepartmentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Reconfigure, ctx: &mut Self::Context) {
+        self.view = msg.view;
+        self.calendar = msg.calendar;
+        self.want_dispatch(ctx);
+        self.status_changed(ctx);
+    }
+}
+
+impl Handler<SetMembers> for DepartmentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetMembers, ctx: &mut Self::Context) {
+        self.members = msg.0;
+        self.want_dispatch(ctx);
+        self.status_changed(ctx);
+    }
+}
+
+impl Handler<SetPresence> for DepartmentActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetPresence, ctx: &mut Self::Context) {
+        if msg.away {
+            if self.online.contains_key(&msg.operator) {
+                self.away.insert(msg.operator);
+            }
+        } else {
+            self.away.remove(&msg.operator);
+        }
+        self.want_dispatch(ctx);
+        self.status_changed(ctx);
+    }
+}
+
+impl Handler<Dispatch> for DepartmentActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Dispatch, ctx: &mut Self::Context) {
+        self.dispatch_queued = false;
+        self.dispatch(ctx);
     }
 }

@@ -76,6 +76,16 @@ pub enum CommandError {
     NotOpen,
 }
 
+/// From the ticket's department: a routing step it decided (auto-assignment, owner timeout,
+/// the opening drain), with an optional notice for the customer (the queue message). Refused
+/// with `InvalidTransition` when the ticket moved on before the step reached it.
+#[derive(Message)]
+#[rtype(result = "Result<TicketView, CommandError>")]
+pub struct RouteStep {
+    pub step: crate::domain::ticket::Route,
+    pub notice: Option<String>,
+}
+
 /// From the department after an inbound message for this ticket was committed.
 #[derive(Message)]
 #[rtype(result = "()")]

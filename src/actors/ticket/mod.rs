@@ -16,7 +16,7 @@ use super::registry::Registry;
 use crate::domain::ids::TicketId;
 use crate::domain::message::{MessageStatus, customer_window_open};
 use crate::domain::template::{Variables, check, expand};
-use crate::domain::ticket::{Action, TicketState, decide};
+use crate::domain::ticket::{Action, TicketState, decide, route};
 use crate::domain::visibility::Placement;
 use crate::persistence::conversation_key;
 use crate::persistence::queries::directory::to_json;
@@ -124,13 +124,7 @@ impl Handler<Command> for TicketActor {
         .instrument(span);
         AtomicResponse::new(Box::pin(work.into_actor(self).map(
             |result: Result<Committed, CommandError>, act, ctx| {
-                let committed = result?;
-                if committed.ticket.state == TicketState::Closed {
-                    act.view = None;
-                    ctx.stop();
-                } else {
-                    act.view = Some(committed.ticket.clone());
-                }
+                let committed = act.settle(result?, ctx);
                 Ok(CommandOutcome {
                     ticket: committed.ticket,
                     message: committed.message,
@@ -138,6 +132,94 @@ impl Handler<Command> for TicketActor {
             },
         )))
     }
+}
+
+impl TicketActor {
+    /// Keeps the committed view, or stops once the ticket closed.
+    fn settle(&mut self, committed: Committed, ctx: &mut Context<Self>) -> Committed {
+        if committed.ticket.state == TicketState::Closed {
+            self.view = None;
+            ctx.stop();
+        } else {
+            self.view = Some(committed.ticket.clone());
+        }
+        committed
+    }
+}
+
+impl Handler<RouteStep> for TicketActor {
+    type Result = AtomicResponse<Self, Result<TicketView, CommandError>>;
+
+    fn handle(&mut self, msg: RouteStep, _: &mut Self::Context) -> Self::Result {
+        let Some(view) = self.view.clone() else {
+            return AtomicResponse::new(Box::pin(fut::ready(Err(CommandError::NotOpen))));
+        };
+        let registry = self.registry.clone();
+        let span = tracing::info_span!(
+            "route_step",
+            ticket = %view.id,
+            number = view.number,
+            step = msg.step.name(),
+        );
+        let work = async move {
+            let committed = run_route(&registry, view, msg).await?;
+            publish(&registry, &committed).await;
+            if committed.message.is_some() {
+                registry.outbox_wake.notify_one();
+            }
+            Ok(committed)
+        }
+        .instrument(span);
+        AtomicResponse::new(Box::pin(work.into_actor(self).map(
+            |result: Result<Committed, CommandError>, act, ctx| Ok(act.settle(result?, ctx).ticket),
+        )))
+    }
+}
+
+/// Decides and commits one routing step.
+async fn run_route(
+    registry: &Arc<Registry>,
+    view: TicketView,
+    msg: RouteStep,
+) -> Result<Committed, CommandError> {
+    let before = view.placement();
+    let change = route(&before, msg.step)?;
+    let sends_out = registry
+        .channel(view.channel.id)
+        .is_some_and(|c| c.kind.sends_out());
+    let record = tickets::Record {
+        ticket_id: view.id,
+        channel_id: view.channel.id,
+        expected: before.state,
+        change: Some(change),
+        by: None,
+        by_name: String::new(),
+        message: None,
+        notice: msg.notice.map(|text| (view.department.name.clone(), text)),
+        send_to: sends_out.then(|| view.contact.phone.clone()),
+        classification: None,
+        now: crate::persistence::now().naive_utc(),
+    };
+    let key = conversation_key(view.channel.id, &view.contact.phone);
+    let (ticket, message) = registry
+        .store
+        .write_keyed(key, move |c| tickets::record(c, &record))
+        .await?;
+    tracing::info!(
+        ticket = %ticket.id,
+        number = ticket.number,
+        from = %before.state,
+        to = %ticket.state,
+        reason = change.reason.as_str(),
+        operator = ?ticket.operator.as_ref().map(|o| o.id),
+        "ticket {}", change.reason.as_str()
+    );
+    Ok(Committed {
+        before,
+        changed: true,
+        ticket,
+        message,
+    })
 }
 
 /// Decides and commits one command.
@@ -224,9 +306,10 @@ async fn run_command(
         channel_id: view.channel.id,
         expected: before.state,
         change,
-        by: cmd.by.id,
+        by: Some(cmd.by.id),
         by_name: cmd.by_name,
         message,
+        notice: None,
         send_to: sends_out.then(|| view.contact.phone.clone()),
         classification,
         now: crate::persistence::now().naive_utc(),
@@ -286,6 +369,7 @@ async fn expand_variables(
             department_name: &view.department.name,
             ticket_number: view.number,
             channel_name: &view.channel.name,
+            queue: None,
         },
     )?)
 }

@@ -1,5 +1,7 @@
 //! Departments, operators, channels, API keys and login tokens.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -8,7 +10,7 @@ use crate::domain::visibility::{Role, Viewer};
 use crate::persistence::rows::{ChannelRow, DepartmentRow, LoadOne, OperatorRow, parse, utc};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
-use crate::views::{ChannelView, DepartmentView, OperatorView};
+use crate::views::{ChannelView, DepartmentView, Member, OperatorView};
 
 pub fn insert_department(conn: &mut DbConn, d: &DepartmentView) -> Result<(), StoreError> {
     diesel::insert_into(departments::table)
@@ -21,6 +23,7 @@ pub fn insert_department(conn: &mut DbConn, d: &DepartmentView) -> Result<(), St
             departments::out_of_hours_message.eq(&d.out_of_hours_message),
             departments::required_fields.eq(to_json(&d.required_fields)),
             departments::created_at.eq(d.created_at.naive_utc()),
+            departments::routing.eq(to_json(&d.routing)),
         ))
         .execute(conn)?;
     Ok(())
@@ -34,6 +37,69 @@ pub fn departments(conn: &mut DbConn) -> Result<Vec<DepartmentView>, StoreError>
         .into_iter()
         .map(DepartmentRow::into_view)
         .collect()
+}
+
+/// Rewrites a department's settings (everything but its id and creation time).
+pub fn update_department(conn: &mut DbConn, d: &DepartmentView) -> Result<usize, StoreError> {
+    Ok(diesel::update(departments::table.find(d.id.to_string()))
+        .set((
+            departments::name.eq(&d.name),
+            departments::timezone.eq(&d.timezone),
+            departments::business_hours.eq(to_json(&d.business_hours)),
+            departments::holidays.eq(to_json(&d.holidays)),
+            departments::out_of_hours_message.eq(&d.out_of_hours_message),
+            departments::required_fields.eq(to_json(&d.required_fields)),
+            departments::routing.eq(to_json(&d.routing)),
+        ))
+        .execute(conn)?)
+}
+
+/// Every department's members as routing needs them, by department.
+pub fn members(conn: &mut DbConn) -> Result<HashMap<DepartmentId, Vec<Member>>, StoreError> {
+    let rows: Vec<(String, String, String, Option<i32>)> = operator_departments::table
+        .inner_join(operators::table)
+        .order((operator_departments::department_id, operators::id))
+        .select((
+            operator_departments::department_id,
+            operators::id,
+            operators::name,
+            operators::max_open,
+        ))
+        .load(conn)?;
+    let mut by_department: HashMap<DepartmentId, Vec<Member>> = HashMap::new();
+    for (department, id, name, max_open) in rows {
+        by_department
+            .entry(parse(&department, "department id")?)
+            .or_default()
+            .push(Member {
+                id: parse(&id, "operator id")?,
+                name,
+                max_open: max_open.map(|m| m.max(0) as u32),
+            });
+    }
+    Ok(by_department)
+}
+
+/// Changes an operator's name or personal maximum; `None` leaves a field as it is.
+pub fn update_operator(
+    conn: &mut DbConn,
+    id: OperatorId,
+    name: Option<&str>,
+    max_open: Option<Option<u32>>,
+) -> Result<usize, StoreError> {
+    let id = id.to_string();
+    let mut n = operators::table.find(&id).count().get_result::<i64>(conn)? as usize;
+    if let Some(name) = name {
+        n = diesel::update(operators::table.find(&id))
+            .set(operators::name.eq(name))
+            .execute(conn)?;
+    }
+    if let Some(max_open) = max_open {
+        n = diesel::update(operators::table.find(&id))
+            .set(operators::max_open.eq(max_open.map(|m| m.min(i32::MAX as u32) as i32)))
+            .execute(conn)?;
+    }
+    Ok(n)
 }
 
 /// The members of a department (for checking a transfer target).
@@ -105,6 +171,7 @@ fn operator_view(conn: &mut DbConn, row: OperatorRow) -> Result<OperatorView, St
         email: row.email,
         role: Role::parse(&row.role)
             .ok_or_else(|| StoreError::Corrupt(format!("role: {:?}", row.role)))?,
+        max_open: row.max_open.map(|m| m.max(0) as u32),
         created_at: utc(row.created_at),
     })
 }

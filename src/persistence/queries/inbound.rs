@@ -40,9 +40,20 @@ pub struct Ingest {
     pub sends_out: bool,
     /// The state a new ticket opens in, decided by the department's calendar.
     pub opening_state: TicketState,
-    /// Sent (as a system message) when the ticket opens out of hours: (author name, text).
-    pub auto_reply: Option<(String, String)>,
+    /// Sent (as a system message) if the message opens a ticket: the out-of-hours auto-reply
+    /// or the queue message, as the department decided.
+    pub greeting: Option<Greeting>,
     pub now: NaiveDateTime,
+}
+
+/// A system message for the customer whose message opened a ticket.
+#[derive(Debug, Clone)]
+pub struct Greeting {
+    /// The author shown (the department).
+    pub author: String,
+    pub text: String,
+    /// (position, estimated minutes) for a queue message's variables.
+    pub queue: Option<(usize, i64)>,
 }
 
 /// Where an inbound message landed: enough to answer the integration without joining names.
@@ -162,11 +173,9 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
         media::enqueue(conn, message.id, m.channel_id, media_id, m.now)?;
     }
     let mut stored = vec![message];
-    if opened
-        && m.opening_state == TicketState::OutOfHours
-        && let Some((author, text)) = &m.auto_reply
-    {
-        let text = auto_reply_text(conn, m, &contact, row.number, text)?;
+    if opened && let Some(greeting) = &m.greeting {
+        let author = &greeting.author;
+        let text = greeting_text(conn, m, &contact, row.number, greeting)?;
         let reply = insert_message(
             conn,
             NewMessage {
@@ -209,6 +218,11 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
             classification: None,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
+            waiting_since: row.waiting_since.map(utc),
+            first_response_at: None,
+            closed_at: None,
+            // This very message waits for an answer.
+            unanswered_since: Some(utc(m.now)),
         })
     } else {
         None
@@ -221,16 +235,17 @@ pub fn ingest(conn: &mut DbConn, m: &Ingest) -> Result<Ingested, StoreError> {
     })
 }
 
-/// The out-of-hours auto-reply with its variables filled in for this contact and ticket
-/// (the department's text was checked when it was saved; a variable that slipped through is
-/// left as written rather than losing the reply).
-fn auto_reply_text(
+/// The greeting with its variables filled in for this contact and ticket (the department's
+/// text was checked when it was saved; a variable that slipped through is left as written
+/// rather than losing the reply).
+fn greeting_text(
     conn: &mut DbConn,
     m: &Ingest,
     contact: &ContactRow,
     number: i64,
-    text: &str,
+    greeting: &Greeting,
 ) -> Result<String, StoreError> {
+    let text = &greeting.text;
     let (email, company): (Option<String>, Option<String>) = contacts::table
         .find(&contact.id)
         .select((contacts::email, contacts::company))
@@ -245,6 +260,7 @@ fn auto_reply_text(
         department_name: &m.department_name,
         ticket_number: number,
         channel_name: &m.channel_name,
+        queue: greeting.queue,
     };
     Ok(expand(text, &vars).unwrap_or_else(|_| text.to_owned()))
 }
@@ -335,6 +351,9 @@ fn open_ticket(
         created_at: m.now,
         updated_at: m.now,
         closed_at: None,
+        waiting_since: Some(m.now),
+        first_response_at: None,
+        unanswered_since: None,
     };
     diesel::insert_into(tickets::table)
         .values((
@@ -349,6 +368,7 @@ fn open_ticket(
             tickets::created_at.eq(row.created_at),
             tickets::updated_at.eq(row.updated_at),
             tickets::closed_at.eq(row.closed_at),
+            tickets::waiting_since.eq(row.waiting_since),
         ))
         .execute(conn)?;
     insert_event(

@@ -11,6 +11,7 @@ use crate::domain::ids::{ChannelId, ContactId, DepartmentId, MessageId, Operator
 use crate::domain::message::{MessageContext, MessageStatus};
 use crate::domain::ticket::{Change, Reason, TicketState};
 use crate::persistence::outbox;
+use crate::persistence::queries::audit;
 use crate::persistence::queries::directory::to_json;
 use crate::persistence::rows::json;
 use crate::persistence::rows::{
@@ -124,16 +125,19 @@ pub(crate) fn insert_event(
     Ok(())
 }
 
-/// An operator's command as the ticket actor records it.
+/// An operator's command, or a routing step, as the ticket actor records it.
 pub struct Record {
     pub ticket_id: TicketId,
     pub channel_id: ChannelId,
     /// The state the actor believes the ticket is in; the row must agree.
     pub expected: TicketState,
     pub change: Option<Change>,
-    pub by: OperatorId,
+    /// The operator acting; `None` for the department's routing.
+    pub by: Option<OperatorId>,
     pub by_name: String,
     pub message: Option<Content>,
+    /// A system message to the customer (a queue message): (author, text).
+    pub notice: Option<(String, String)>,
     /// Where the message goes: `Some(recipient)` queues it in the outbox for the channel to
     /// send to that address; `None` only stores it (integration channels read it back).
     pub send_to: Option<String>,
@@ -151,29 +155,55 @@ pub fn record(
         Some(change) => {
             let to = change.to;
             let closed_at = (to.state == TicketState::Closed).then_some(r.now);
-            let n = diesel::update(
-                tickets::table
-                    .find(&id)
-                    .filter(tickets::state.eq(r.expected.as_str())),
-            )
-            .set((
+            let target = tickets::table
+                .find(&id)
+                .filter(tickets::state.eq(r.expected.as_str()));
+            let moved = (
                 tickets::state.eq(to.state.as_str()),
                 tickets::department_id.eq(to.department_id.to_string()),
                 tickets::operator_id.eq(to.operator_id.map(|o| o.to_string())),
                 tickets::updated_at.eq(r.now),
                 tickets::closed_at.eq(closed_at),
-            ))
-            .execute(conn)?;
+            );
+            // A ticket that joins a queue takes its place at the back; one that only moves
+            // between queues (out of hours to waiting when the department opens) keeps it.
+            let n = if to.state.is_queued() && !r.expected.is_queued() {
+                diesel::update(target)
+                    .set((moved, tickets::waiting_since.eq(Some(r.now))))
+                    .execute(conn)?
+            } else {
+                diesel::update(target).set(moved).execute(conn)?
+            };
             insert_event(
                 conn,
                 r.ticket_id,
                 to.state,
                 to.department_id,
-                Some(r.by),
+                r.by,
                 to.operator_id.filter(|_| to.state != TicketState::Closed),
                 change.reason,
                 r.now,
             )?;
+            if let Some(action) = audit::ticket_action(change.reason) {
+                let actor = match r.by {
+                    Some(id) => audit::AuditActor::operator(id, &r.by_name),
+                    None => audit::AuditActor::system(),
+                };
+                let details = serde_json::json!({
+                    "from": r.expected,
+                    "to": to.state,
+                    "owner_id": to.operator_id,
+                });
+                audit::insert(
+                    conn,
+                    &actor,
+                    action,
+                    Some(r.ticket_id),
+                    Some(to.department_id),
+                    &details,
+                    r.now,
+                )?;
+            }
             n
         }
         None => diesel::update(
@@ -196,40 +226,60 @@ pub fn record(
             r.expected
         )));
     }
-    let message = r
-        .message
-        .as_ref()
-        .map(|content| {
-            let status = match r.send_to {
-                Some(_) => MessageStatus::Queued,
-                None => MessageStatus::Sent,
+    // The operator's message, or else the routing's notice to the customer.
+    let message = match (&r.message, r.by, &r.notice) {
+        (Some(content), Some(by), _) => {
+            let sender = Sender::Operator {
+                id: by,
+                name: &r.by_name,
             };
-            let message = insert_message(
+            Some(insert_outbound(conn, r, sender, content)?)
+        }
+        (None, _, Some((author, text))) => {
+            let sender = Sender::System { name: author };
+            Some(insert_outbound(
                 conn,
-                NewMessage {
-                    ticket_id: r.ticket_id,
-                    channel_id: r.channel_id,
-                    external_id: None,
-                    sender: Sender::Operator {
-                        id: r.by,
-                        name: &r.by_name,
-                    },
-                    content,
-                    context: None,
-                    sent_at: None,
-                    status,
-                    now: r.now,
-                },
-            )?;
-            if let Some(recipient) = &r.send_to {
-                outbox::enqueue(conn, message.id, r.channel_id, recipient, r.now)?;
-            }
-            Ok::<_, StoreError>(message)
-        })
-        .transpose()?;
+                r,
+                sender,
+                &Content::Text(text.clone()),
+            )?)
+        }
+        _ => None,
+    };
     let view =
         ticket(conn, r.ticket_id)?.ok_or_else(|| StoreError::Corrupt("ticket vanished".into()))?;
     Ok((view, message))
+}
+
+/// A message to the customer, queued in the outbox when the channel sends out.
+fn insert_outbound(
+    conn: &mut DbConn,
+    r: &Record,
+    sender: Sender<'_>,
+    content: &Content,
+) -> Result<MessageView, StoreError> {
+    let status = match r.send_to {
+        Some(_) => MessageStatus::Queued,
+        None => MessageStatus::Sent,
+    };
+    let message = insert_message(
+        conn,
+        NewMessage {
+            ticket_id: r.ticket_id,
+            channel_id: r.channel_id,
+            external_id: None,
+            sender,
+            content,
+            context: None,
+            sent_at: None,
+            status,
+            now: r.now,
+        },
+    )?;
+    if let Some(recipient) = &r.send_to {
+        outbox::enqueue(conn, message.id, r.channel_id, recipient, r.now)?;
+    }
+    Ok(message)
 }
 
 pub fn ticket(conn: &mut DbConn, id: TicketId) -> Result<Option<TicketView>, StoreError> {
@@ -450,6 +500,10 @@ fn views_chunk(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView
                     .transpose()?,
                 created_at: utc(r.created_at),
                 updated_at: utc(r.updated_at),
+                waiting_since: r.waiting_since.map(utc),
+                first_response_at: r.first_response_at.map(utc),
+                closed_at: r.closed_at.map(utc),
+                unanswered_since: r.unanswered_since.map(utc),
             })
         })
         .collect()

@@ -1,0 +1,587 @@
+//! Routing decisions: who gets which waiting ticket, when an owner has kept a customer waiting
+//! too long, where a ticket arriving after hours goes, and what a customer is told about their
+//! place in the queue. Facts in, decisions out: the department actor gathers the facts (its
+//! queue, its members' presence and load, the clock) and carries the decisions out through the
+//! ticket actors.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{OperatorId, TicketId};
+use super::ticket::TicketState;
+
+/// How a department hands out its waiting tickets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assignment {
+    /// The seed's behaviour: a shared list, the first operator to reply takes the ticket.
+    #[default]
+    Manual,
+    /// Each ticket to the next online member with a free seat, in turn.
+    RoundRobin,
+    /// Each ticket to the online member with the fewest open tickets.
+    LeastBusy,
+}
+
+impl Assignment {
+    pub fn is_automatic(self) -> bool {
+        self != Assignment::Manual
+    }
+}
+
+/// A department's routing settings (CONTRACT.md, "Routing policies").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoutingSettings {
+    pub assignment: Assignment,
+    /// The most open tickets an operator is auto-assigned; `None` is unlimited.
+    pub max_open_per_operator: Option<u32>,
+    /// Whether paused tickets take a seat.
+    pub paused_counts: bool,
+    /// An attending ticket whose customer has waited this long for an answer is requeued.
+    pub owner_timeout_seconds: Option<u32>,
+    /// Out-of-hours tickets join the waiting list when the department opens.
+    pub drain_out_of_hours: bool,
+    /// After hours, a ticket waits (instead of going out of hours) while a member is online.
+    pub online_out_of_hours: bool,
+    /// Sent to the customer when their ticket starts waiting; may name `{{queue.position}}`
+    /// and `{{queue.wait_minutes}}`.
+    pub queue_message: Option<String>,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            assignment: Assignment::Manual,
+            max_open_per_operator: None,
+            paused_counts: true,
+            owner_timeout_seconds: None,
+            drain_out_of_hours: true,
+            online_out_of_hours: false,
+            queue_message: None,
+        }
+    }
+}
+
+/// Whether an operator may be handed work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Presence {
+    Online,
+    Away,
+    Offline,
+}
+
+/// A member of the department as routing sees them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seat {
+    pub operator: OperatorId,
+    pub presence: Presence,
+    /// A personal maximum that overrides the department's.
+    pub max_open: Option<u32>,
+    pub attending: u32,
+    pub paused: u32,
+}
+
+impl Seat {
+    pub fn load(&self, settings: &RoutingSettings) -> u32 {
+        self.attending
+            + if settings.paused_counts {
+                self.paused
+            } else {
+                0
+            }
+    }
+
+    fn limit(&self, settings: &RoutingSettings) -> Option<u32> {
+        self.max_open.or(settings.max_open_per_operator)
+    }
+
+    fn has_room(&self, settings: &RoutingSettings) -> bool {
+        self.presence == Presence::Online
+            && self
+                .limit(settings)
+                .is_none_or(|max| self.load(settings) < max)
+    }
+}
+
+/// A ticket in the waiting list, in the order it is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub ticket: TicketId,
+    /// The operator it was just taken back from (owner timeout): tried last.
+    pub avoid: Option<OperatorId>,
+}
+
+/// Who got which ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assigned {
+    pub ticket: TicketId,
+    pub operator: OperatorId,
+}
+
+/// Hands out waiting tickets, oldest first, to online members with a free seat, until either
+/// runs out. `queue` is in serving order; `seats` in any order (they are tried by id, so the
+/// same facts always give the same answer); `last` is the operator round robin served last.
+/// A ticket nobody can take stops the hand-out: a younger one never overtakes it.
+pub fn assign(
+    settings: &RoutingSettings,
+    queue: &[Waiting],
+    seats: &[Seat],
+    last: Option<OperatorId>,
+) -> Vec<Assigned> {
+    if !settings.assignment.is_automatic() {
+        return Vec::new();
+    }
+    let mut seats: Vec<Seat> = seats.to_vec();
+    seats.sort_by_key(|s| s.operator);
+    seats.dedup_by_key(|s| s.operator);
+    let mut last = last;
+    let mut out = Vec::new();
+    for waiting in queue {
+        let candidates: Vec<usize> = (0..seats.len())
+            .filter(|&i| seats[i].has_room(settings))
+            .collect();
+        if candidates.is_empty() {
+            break;
+        }
+        // The operator it timed out with gets it back only if nobody else can take it.
+        let preferred: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&i| Some(seats[i].operator) != waiting.avoid)
+            .collect();
+        let pool = if preferred.is_empty() {
+            candidates
+        } else {
+            preferred
+        };
+        let chosen = match settings.assignment {
+            Assignment::RoundRobin => {
+                // The first after the last one served, wrapping around (ids are the order).
+                pool.iter()
+                    .copied()
+                    .find(|&i| last.is_some_and(|l| seats[i].operator > l))
+                    .unwrap_or(pool[0])
+            }
+            Assignment::LeastBusy => pool
+                .iter()
+                .copied()
+                .min_by_key(|&i| (seats[i].load(settings), seats[i].operator))
+                .expect("the pool is not empty"),
+            Assignment::Manual => unreachable!("manual departments assign nothing"),
+        };
+        seats[chosen].attending += 1;
+        last = Some(seats[chosen].operator);
+        out.push(Assigned {
+            ticket: waiting.ticket,
+            operator: seats[chosen].operator,
+        });
+    }
+    out
+}
+
+/// Whether some online member could take a ticket now.
+pub fn free_seat(settings: &RoutingSettings, seats: &[Seat]) -> bool {
+    seats.iter().any(|s| s.has_room(settings))
+}
+
+/// Whether an attending ticket's owner has let the customer wait too long: the customer's
+/// oldest unanswered message is `timeout` old or more.
+pub fn owner_timed_out(
+    settings: &RoutingSettings,
+    state: TicketState,
+    unanswered_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    let (Some(timeout), Some(since)) = (settings.owner_timeout_seconds, unanswered_since) else {
+        return false;
+    };
+    state == TicketState::Attending && now - since >= Duration::seconds(timeout.into())
+}
+
+/// The queue a ticket joins now: waiting while the department is open (or, if the department
+/// asks for it, while a member is online after hours), out of hours otherwise.
+pub fn queue_for(settings: &RoutingSettings, open: bool, member_online: bool) -> TicketState {
+    if open || (settings.online_out_of_hours && member_online) {
+        TicketState::Waiting
+    } else {
+        TicketState::OutOfHours
+    }
+}
+
+/// Whether the department's out-of-hours tickets should join its waiting list now.
+pub fn drains_now(settings: &RoutingSettings, open: bool) -> bool {
+    settings.drain_out_of_hours && open
+}
+
+/// An estimate of a customer's wait, in whole minutes (at least one): the tickets ahead of
+/// them and theirs, served by the online members in parallel, each taking the department's
+/// recent mean handling time (five minutes until something was measured).
+pub fn wait_minutes(position: usize, online: usize, mean_handling: Option<Duration>) -> i64 {
+    let per_ticket = mean_handling
+        .unwrap_or(Duration::minutes(5))
+        .num_seconds()
+        .max(1);
+    let seconds = per_ticket * position.max(1) as i64 / online.max(1) as i64;
+    ((seconds + 59) / 60).max(1)
+}
+
+/// The seats of a department's members, from who is online or away and which tickets they own.
+/// `owned` lists (owner, state) of every owned ticket in the department.
+pub fn seats(
+    members: &[(OperatorId, Option<u32>)],
+    online: &HashSet<OperatorId>,
+    away: &HashSet<OperatorId>,
+    owned: impl IntoIterator<Item = (OperatorId, TicketState)>,
+) -> Vec<Seat> {
+    let mut seats: Vec<Seat> = members
+        .iter()
+        .map(|&(operator, max_open)| Seat {
+            operator,
+            presence: if !online.contains(&operator) {
+                Presence::Offline
+            } else if away.contains(&operator) {
+                Presence::Away
+            } else {
+                Presence::Online
+            },
+            max_open,
+            attending: 0,
+            paused: 0,
+        })
+        .collect();
+    for (owner, state) in owned {
+        if let Some(seat) = seats.iter_mut().find(|s| s.operator == owner) {
+            match state {
+                TicketState::Attending => seat.attending += 1,
+                TicketState::Paused => seat.paused += 1,
+                _ => {}
+            }
+        }
+    }
+    seats
+}
+
+/// Median and 90th percentile (nearest rank) of some durations in seconds.
+pub fn median_and_p90(mut values: Vec<f64>) -> (Option<f64>, Option<f64>) {
+    if values.is_empty() {
+        return (None, None);
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = |q: f64| {
+        let i = (q * values.len() as f64).ceil() as usize;
+        values[i.clamp(1, values.len()) - 1]
+    };
+    (Some(rank(0.5)), Some(rank(0.9)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn op(n: u128) -> OperatorId {
+        OperatorId(uuid::Uuid::from_u128(n))
+    }
+    fn ticket(n: u128) -> TicketId {
+        TicketId(uuid::Uuid::from_u128(n))
+    }
+    fn waiting(n: u128) -> Waiting {
+        Waiting {
+            ticket: ticket(n),
+            avoid: None,
+        }
+    }
+    fn seat(n: u128, presence: Presence, attending: u32) -> Seat {
+        Seat {
+            operator: op(n),
+            presence,
+            max_open: None,
+            attending,
+            paused: 0,
+        }
+    }
+    fn policy(assignment: Assignment, max: Option<u32>) -> RoutingSettings {
+        RoutingSettings {
+            assignment,
+            max_open_per_operator: max,
+            ..RoutingSettings::default()
+        }
+    }
+
+    #[test]
+    fn manual_departments_assign_nothing() {
+        let out = assign(
+            &RoutingSettings::default(),
+            &[waiting(1)],
+            &[seat(1, Presence::Online, 0)],
+            None,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn round_robin_takes_turns_and_wraps_around() {
+        let seats = [
+            seat(1, Presence::Online, 0),
+            seat(2, Presence::Online, 0),
+            seat(3, Presence::Online, 0),
+        ];
+        let queue: Vec<Waiting> = (1..=4).map(waiting).collect();
+        let out = assign(
+            &policy(Assignment::RoundRobin, None),
+            &queue,
+            &seats,
+            Some(op(1)),
+        );
+        let who: Vec<OperatorId> = out.iter().map(|a| a.operator).collect();
+        assert_eq!(who, vec![op(2), op(3), op(1), op(2)]);
+    }
+
+    #[test]
+    fn least_busy_fills_the_emptiest_seat_first() {
+        let seats = [seat(1, Presence::Online, 2), seat(2, Presence::Online, 0)];
+        let out = assign(
+            &policy(Assignment::LeastBusy, Some(3)),
+            &(1..=4).map(waiting).collect::<Vec<_>>(),
+            &seats,
+            None,
+        );
+        let who: Vec<OperatorId> = out.iter().map(|a| a.operator).collect();
+        // 2 (0→1), 2 (1→2), then the tie goes to the lower id: 1 (2→3), then 2 (2→3).
+        assert_eq!(who, vec![op(2), op(2), op(1), op(2)]);
+    }
+
+    #[test]
+    fn away_offline_and_full_operators_get_nothing() {
+        let mut full = seat(3, Presence::Online, 1);
+        full.max_open = Some(1);
+        let seats = [
+            seat(1, Presence::Away, 0),
+            seat(2, Presence::Offline, 0),
+            full,
+        ];
+        for a in [Assignment::RoundRobin, Assignment::LeastBusy] {
+            assert!(assign(&policy(a, Some(5)), &[waiting(1)], &seats, None).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_personal_maximum_overrides_the_department() {
+        let mut big = seat(1, Presence::Online, 2);
+        big.max_open = Some(4);
+        let out = assign(
+            &policy(Assignment::RoundRobin, Some(2)),
+            &(1..=3).map(waiting).collect::<Vec<_>>(),
+            &[big],
+            None,
+        );
+        assert_eq!(out.len(), 2);
+    }
+
+    #[test]
+    fn paused_tickets_count_unless_the_department_says_not() {
+        let mut s = seat(1, Presence::Online, 0);
+        s.paused = 1;
+        let mut settings = policy(Assignment::LeastBusy, Some(1));
+        assert!(assign(&settings, &[waiting(1)], std::slice::from_ref(&s), None).is_empty());
+        settings.paused_counts = false;
+        assert_eq!(assign(&settings, &[waiting(1)], &[s], None).len(), 1);
+    }
+
+    #[test]
+    fn a_timed_out_ticket_goes_to_someone_else_when_possible() {
+        let seats = [seat(1, Presence::Online, 0), seat(2, Presence::Online, 3)];
+        let queue = [Waiting {
+            ticket: ticket(1),
+            avoid: Some(op(1)),
+        }];
+        let out = assign(&policy(Assignment::LeastBusy, None), &queue, &seats, None);
+        assert_eq!(out[0].operator, op(2));
+        let out = assign(
+            &policy(Assignment::LeastBusy, None),
+            &queue,
+            &seats[..1],
+            None,
+        );
+        assert_eq!(out[0].operator, op(1), "nobody else: back to the same one");
+    }
+
+    #[test]
+    fn owner_timeout_counts_from_the_oldest_unanswered_message() {
+        let now = Utc::now();
+        let settings = RoutingSettings {
+            owner_timeout_seconds: Some(60),
+            ..RoutingSettings::default()
+        };
+        let ago = |s| Some(now - Duration::seconds(s));
+        assert!(owner_timed_out(
+            &settings,
+            TicketState::Attending,
+            ago(60),
+            now
+        ));
+        assert!(!owner_timed_out(
+            &settings,
+            TicketState::Attending,
+            ago(59),
+            now
+        ));
+        assert!(!owner_timed_out(
+            &settings,
+            TicketState::Attending,
+            None,
+            now
+        ));
+        assert!(!owner_timed_out(
+            &settings,
+            TicketState::Paused,
+            ago(600),
+            now
+        ));
+        assert!(!owner_timed_out(
+            &RoutingSettings::default(),
+            TicketState::Attending,
+            ago(600),
+            now
+        ));
+    }
+
+    #[test]
+    fn after_hours_a_ticket_waits_only_if_asked_and_someone_is_online() {
+        let mut s = RoutingSettings::default();
+        assert_eq!(queue_for(&s, true, false), TicketState::Waiting);
+        assert_eq!(queue_for(&s, false, true), TicketState::OutOfHours);
+        s.online_out_of_hours = true;
+        assert_eq!(queue_for(&s, false, true), TicketState::Waiting);
+        assert_eq!(queue_for(&s, false, false), TicketState::OutOfHours);
+        assert!(drains_now(&s, true));
+        assert!(!drains_now(&s, false));
+        s.drain_out_of_hours = false;
+        assert!(!drains_now(&s, true));
+    }
+
+    #[test]
+    fn wait_estimates_grow_with_the_queue_and_shrink_with_operators() {
+        let five = Some(Duration::minutes(5));
+        assert_eq!(wait_minutes(1, 1, five), 5);
+        assert_eq!(wait_minutes(3, 1, five), 15);
+        assert_eq!(wait_minutes(3, 3, five), 5);
+        assert_eq!(wait_minutes(1, 0, None), 5);
+        assert_eq!(wait_minutes(1, 10, Some(Duration::seconds(30))), 1);
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        assert_eq!(median_and_p90(vec![]), (None, None));
+        assert_eq!(median_and_p90(vec![3.0]), (Some(3.0), Some(3.0)));
+        let v: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(median_and_p90(v), (Some(5.0), Some(9.0)));
+    }
+
+    fn presence() -> impl Strategy<Value = Presence> {
+        prop_oneof![
+            Just(Presence::Online),
+            Just(Presence::Away),
+            Just(Presence::Offline)
+        ]
+    }
+
+    fn facts() -> impl Strategy<Value = (RoutingSettings, Vec<Waiting>, Vec<Seat>, Option<u128>)> {
+        let settings = (
+            prop_oneof![Just(Assignment::RoundRobin), Just(Assignment::LeastBusy)],
+            proptest::option::of(0u32..4),
+            any::<bool>(),
+        )
+            .prop_map(|(assignment, max, paused_counts)| RoutingSettings {
+                assignment,
+                max_open_per_operator: max,
+                paused_counts,
+                ..RoutingSettings::default()
+            });
+        let seats = proptest::collection::vec(
+            (
+                0u128..8,
+                presence(),
+                proptest::option::of(0u32..4),
+                0u32..4,
+                0u32..3,
+            ),
+            0..6,
+        )
+        .prop_map(|mut v| {
+            // One seat per operator: the facts of one member are never given twice.
+            v.sort_by_key(|s| s.0);
+            v.dedup_by_key(|s| s.0);
+            v.into_iter()
+                .map(|(n, presence, max_open, attending, paused)| Seat {
+                    operator: op(n),
+                    presence,
+                    max_open,
+                    attending,
+                    paused,
+                })
+                .collect::<Vec<_>>()
+        });
+        let queue =
+            proptest::collection::vec(proptest::option::of(0u128..8), 0..12).prop_map(|v| {
+                v.into_iter()
+                    .enumerate()
+                    .map(|(i, avoid)| Waiting {
+                        ticket: ticket(i as u128 + 100),
+                        avoid: avoid.map(op),
+                    })
+                    .collect::<Vec<_>>()
+            });
+        (settings, queue, seats, proptest::option::of(0u128..8))
+    }
+
+    proptest! {
+        #[test]
+        fn never_above_capacity_never_to_someone_not_online((settings, queue, seats, last) in facts()) {
+            let out = assign(&settings, &queue, &seats, last.map(op));
+            let mut unique = seats.clone();
+            unique.sort_by_key(|s| s.operator);
+            unique.dedup_by_key(|s| s.operator);
+            for s in &unique {
+                let given = out.iter().filter(|a| a.operator == s.operator).count() as u32;
+                if given > 0 {
+                    prop_assert_eq!(s.presence, Presence::Online);
+                    if let Some(max) = s.max_open.or(settings.max_open_per_operator) {
+                        prop_assert!(s.load(&settings) + given <= max);
+                    }
+                }
+            }
+            prop_assert!(out.iter().all(|a| unique.iter().any(|s| s.operator == a.operator)));
+        }
+
+        #[test]
+        fn never_skips_an_older_ticket((settings, queue, seats, last) in facts()) {
+            let out = assign(&settings, &queue, &seats, last.map(op));
+            // What was handed out is exactly the oldest part of the queue.
+            let given: Vec<TicketId> = out.iter().map(|a| a.ticket).collect();
+            let oldest: Vec<TicketId> = queue.iter().take(out.len()).map(|w| w.ticket).collect();
+            prop_assert_eq!(given, oldest);
+            // And it stopped only because no seat was left.
+            if out.len() < queue.len() {
+                let mut after = seats.clone();
+                for a in &out {
+                    for s in after.iter_mut().filter(|s| s.operator == a.operator) {
+                        s.attending += 1;
+                    }
+                }
+                prop_assert!(after.iter().all(|s| !s.has_room(&settings)));
+            }
+        }
+
+        #[test]
+        fn the_same_facts_give_the_same_decisions((settings, queue, mut seats, last) in facts()) {
+            let first = assign(&settings, &queue, &seats, last.map(op));
+            seats.reverse();
+            prop_assert_eq!(first, assign(&settings, &queue, &seats, last.map(op)));
+        }
+    }
+}
