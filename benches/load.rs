@@ -57,6 +57,12 @@ struct Args {
     /// (0: one REST `POST /channels/{id}/messages` per message).
     #[arg(long, default_value_t = 0)]
     whatsapp_batch: usize,
+    /// The departments' assignment policy: manual, round_robin or least_busy.
+    #[arg(long, default_value = "manual")]
+    assignment: String,
+    /// The departments' maximum of auto-assigned open tickets per operator.
+    #[arg(long)]
+    max_open: Option<u32>,
     /// Total offered rate in messages/s; 0 sends as fast as possible.
     #[arg(long, default_value_t = 0.0)]
     rate: f64,
@@ -117,7 +123,10 @@ impl Daemon {
     async fn start_on(db_url: &str, port: u16) -> anyhow::Result<(Daemon, Duration)> {
         let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        // SWITCHBOARD_BIN runs another build (an older commit's, to compare in one run).
+        let bin = std::env::var("SWITCHBOARD_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_switchboard").to_owned());
+        let child = Command::new(bin)
             .arg("serve")
             .arg("--config")
             .arg(config)
@@ -245,6 +254,9 @@ struct Report {
     clients: usize,
     /// Messages per WhatsApp webhook POST; 0 for single REST posts.
     whatsapp_batch: usize,
+    /// The departments' assignment policy and maximum per operator.
+    assignment: String,
+    max_open: Option<u32>,
     tickets: usize,
     offered: f64,
     baseline_rps: f64,
@@ -276,10 +288,18 @@ impl Report {
         }
     }
 
+    fn policy(&self) -> String {
+        match self.max_open {
+            Some(max) => format!("{} (max {max})", self.assignment),
+            None => self.assignment.clone(),
+        }
+    }
+
     fn json(&self) -> Value {
         json!({
             "backend": self.args_backend, "operators": self.operators, "sockets": self.operators * self.sockets_per_operator, "departments": self.departments,
-            "clients": self.clients, "whatsapp_batch": self.whatsapp_batch, "open_tickets": self.tickets, "offered_rate": self.offered,
+            "clients": self.clients, "whatsapp_batch": self.whatsapp_batch, "assignment": self.assignment, "max_open": self.max_open,
+            "open_tickets": self.tickets, "offered_rate": self.offered,
             "baseline_rps": self.baseline_rps, "baseline_p50_ms": self.baseline_p50_ms, "baseline_p99_ms": self.baseline_p99_ms,
             "sent": self.sent, "errors": self.errors, "rps": self.rps, "ratio_to_baseline": self.ratio(),
             "delivered": self.delivered, "expected_deliveries": self.expected,
@@ -306,6 +326,8 @@ impl Report {
             departments: u("departments")?,
             clients: u("clients")?,
             whatsapp_batch: v["whatsapp_batch"].as_u64().unwrap_or(0) as usize,
+            assignment: v["assignment"].as_str().unwrap_or("manual").to_owned(),
+            max_open: v["max_open"].as_u64().map(|m| m as u32),
             tickets: u("open_tickets")?,
             offered: f("offered_rate")?,
             baseline_rps: f("baseline_rps")?,
@@ -374,13 +396,13 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     let mut channels = Vec::new();
     let mut dept_ids = Vec::new();
     for d in 0..=args.departments {
-        let dept = daemon
-            .post(
-                "/api/v1/departments",
-                &admin,
-                json!({"name": format!("D{d}"), "timezone": "UTC", "business_hours": hours}),
-            )
-            .await?;
+        let mut body = json!({"name": format!("D{d}"), "timezone": "UTC", "business_hours": hours});
+        // Routing settings only when asked for, so a build from before them runs too.
+        if args.assignment != "manual" || args.max_open.is_some() {
+            body["assignment"] = json!(args.assignment);
+            body["max_open_per_operator"] = json!(args.max_open);
+        }
+        let dept = daemon.post("/api/v1/departments", &admin, body).await?;
         // WhatsApp lines point at a Graph API that is never called: nothing is sent back.
         let channel = if args.whatsapp_batch > 0 && d < args.departments {
             json!({"name": format!("C{d}"), "kind": "whatsapp", "department_id": dept["id"],
@@ -636,6 +658,8 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
         departments: args.departments,
         clients: args.clients,
         whatsapp_batch: args.whatsapp_batch,
+        assignment: args.assignment.clone(),
+        max_open: args.max_open,
         tickets: args.tickets,
         offered: args.rate,
         baseline_rps,
@@ -853,6 +877,27 @@ async fn sweep(base: &Args) -> anyhow::Result<()> {
         log(&r, &format!("{backend} fan-out 1, 32 clients"));
         all.push(r);
     }
+    // The routing decision (issue 11): one operator per department, so every message reaches
+    // one socket whatever the policy, and round robin with a maximum of 25 open tickets each,
+    // so half of each department's 50 conversations are assigned and half keep waiting (every
+    // change runs a dispatch pass that finds no free seat). Alternated to even out drift.
+    for backend in ["sqlite", "postgres"] {
+        for _ in 0..2 {
+            for (assignment, max_open) in [("manual", None), ("round_robin", Some(25))] {
+                let r = scenario(&Args {
+                    backend: backend.into(),
+                    operators: 10,
+                    departments: 10,
+                    assignment: assignment.into(),
+                    max_open,
+                    ..base.clone()
+                })
+                .await?;
+                log(&r, &format!("{backend} {assignment}"));
+                all.push(r);
+            }
+        }
+    }
     // The same 1,000 sockets at a normal pace: the target is latency, not saturation.
     let paced = scenario(&Args {
         backend: "sqlite".into(),
@@ -981,11 +1026,11 @@ fn render_markdown(all: &[Report]) -> String {
     );
     let _ = writeln!(
         s,
-        "| backend | N ops | D | sockets per message | C | inbound | open tickets | offered/s | msgs/s | ratio to /healthz | /healthz req/s | p50 ms | p99 ms | p99.9 ms | delivered/expected | errors | daemon CPU (cores) | RSS setup / peak MiB | restart s |"
+        "| backend | N ops | D | sockets per message | C | inbound | assignment | open tickets | offered/s | msgs/s | ratio to /healthz | /healthz req/s | p50 ms | p99 ms | p99.9 ms | delivered/expected | errors | daemon CPU (cores) | RSS setup / peak MiB | restart s |"
     );
     let _ = writeln!(
         s,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     );
     for r in all {
         let offered = if r.offered > 0.0 {
@@ -995,7 +1040,7 @@ fn render_markdown(all: &[Report]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {}/{} | {} | {:.2} | {:.0} / {:.0} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {}/{} | {} | {:.2} | {:.0} / {:.0} | {} |",
             r.args_backend,
             if r.sockets_per_operator > 1 {
                 format!("{}×{} sockets", r.operators, r.sockets_per_operator)
@@ -1006,6 +1051,7 @@ fn render_markdown(all: &[Report]) -> String {
             r.operators * r.sockets_per_operator / r.departments.max(1),
             r.clients,
             r.inbound(),
+            r.policy(),
             r.tickets,
             offered,
             r.rps,
@@ -1039,6 +1085,7 @@ fn render_markdown(all: &[Report]) -> String {
     for backend in ["sqlite", "postgres"] {
         let default = |r: &&Report| {
             r.args_backend == backend
+                && r.assignment == "manual"
                 && r.offered == 0.0
                 && r.tickets == 0
                 && r.sockets_per_operator == 1
@@ -1059,6 +1106,41 @@ fn render_markdown(all: &[Report]) -> String {
                 r.p99_ms
             );
         }
+    }
+    // The routing policy against manual assignment, pairs measured back to back.
+    let _ = writeln!(
+        s,
+        "\n## Round robin with a capacity against manual assignment\n\n10 operators in 10 departments (one each, so every message reaches exactly one socket under either policy), 8 clients as fast as possible, each message from one of 50 contacts per department. `round_robin (max 25)` assigns the first 25 conversations of each department as they open (one more write per assignment: the ticket's change, its timeline entry and its audit row) and leaves the other 25 waiting, so every later change runs a dispatch pass that finds no free seat. Pairs alternate; the ratio divides each round-robin run by the manual run just before it:\n"
+    );
+    let _ = writeln!(
+        s,
+        "| backend | assignment | msgs/s | ratio to manual | p50 ms | p99 ms | delivered/expected |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    let routing: Vec<&Report> = all
+        .iter()
+        .filter(|r| r.operators == 10 && r.departments == 10 && r.clients == 8 && r.offered == 0.0)
+        .filter(|r| r.whatsapp_batch == 0 && r.tickets == 0)
+        .collect();
+    let mut manual: Option<&Report> = None;
+    for r in routing {
+        let ratio = if r.assignment == "manual" {
+            manual = Some(r);
+            "1.00".to_owned()
+        } else {
+            manual.map_or("-".into(), |m| format!("{:.2}", r.rps / m.rps))
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} | {ratio} | {:.2} | {:.2} | {}/{} |",
+            r.args_backend,
+            r.policy(),
+            r.rps,
+            r.p50_ms,
+            r.p99_ms,
+            r.delivered,
+            r.expected
+        );
     }
     // The reading of the numbers is written by hand and kept beside the generator.
     let analysis = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/analysis.md");

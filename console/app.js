@@ -77,6 +77,7 @@ const api = {
   },
   get(path) { return this.call("GET", path); },
   post(path, body) { return this.call("POST", path, body ?? {}); },
+  put(path, body) { return this.call("PUT", path, body ?? {}); },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ const api = {
 const state = {
   me: null, tickets: new Map(), tab: "waiting", current: null, messages: [], departments: [],
   operators: [], tags: [], interests: [], origins: [], canned: [], variables: [], minimized: false,
-  contact: null, notes: [], view: "console",
+  contact: null, notes: [], view: "console", away: false,
 };
 let socket = null;
 let retry = 0;
@@ -241,6 +242,14 @@ async function logout() {
   renderLogin();
 }
 
+async function toggleAway() {
+  try {
+    await api.put("/me/status", { status: state.away ? "online" : "away" });
+    state.away = !state.away;
+    renderShell();
+  } catch (err) { say(err.message); }
+}
+
 async function start() {
   app.setAttribute("aria-busy", "false");
   const load = async (path, fallback = []) => { try { return await api.get(path); } catch (_) { return fallback; } };
@@ -262,6 +271,8 @@ function renderShell() {
       h("span", { class: "spacer" }),
       isAdmin ? h("button", { type: "button", onclick: () => { state.view = state.view === "admin" ? "console" : "admin"; renderShell(); } },
         state.view === "admin" ? t("console") : t("admin")) : null,
+      // Away: still connected and seeing the lists, but handed no tickets by automatic routing.
+      h("button", { type: "button", "aria-pressed": String(state.away), onclick: toggleAway }, t("away")),
       languageButton(),
       h("button", { type: "button", onclick: logout }, t("logout"))),
     state.view === "admin" ? renderAdmin({ h, t, api, state, say, reload: start }) : h("div", { class: "layout", id: "layout" },

@@ -2,7 +2,7 @@
 export const WORDS = {
   es: {
     title: "Consola de chat", email: "Correo electrónico", password: "Contraseña", login: "Ingresar",
-    loginFailed: "Correo o contraseña incorrectos.", logout: "Salir", language: "English",
+    loginFailed: "Correo o contraseña incorrectos.", logout: "Salir", language: "English", away: "Ausente",
     setupTitle: "Crear el primer administrador", name: "Nombre", create: "Crear",
     waiting: "Esperando", attending: "Atendiendo", paused: "Pausado", out_of_hours: "Fuera de horario", closed: "Finalizado",
     home: "Inicio", transfer: "Transferir", pause: "Pausar", finalize: "Finalizar", minimize: "Minimizar", expand: "Expandir",
@@ -31,7 +31,7 @@ export const WORDS = {
   },
   en: {
     title: "Chat console", email: "Email", password: "Password", login: "Log in",
-    loginFailed: "Wrong email or password.", logout: "Log out", language: "Español",
+    loginFailed: "Wrong email or password.", logout: "Log out", language: "Español", away: "Away",
     setupTitle: "Create the first admin", name: "Name", create: "Create",
     waiting: "Waiting", attending: "Attending", paused: "Paused", out_of_hours: "Out of hours", closed: "Closed",
     home: "Home", transfer: "Transfer", pause: "Pause", finalize: "Finalize", minimize: "Minimize", expand: "Expand",

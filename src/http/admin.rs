@@ -180,8 +180,8 @@ async fn update_department(
         merged.insert(key, value);
     }
     // The merged body is checked like a new one; an error names the field it is about.
-    let body: DepartmentBody =
-        serde_path_to_error::deserialize(serde_json::Value::Object(merged)).map_err(|e| {
+    let body: DepartmentBody = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
+        .map_err(|e| {
             let field = e.path().to_string();
             ApiError::invalid(format!("{field}: {}", e.into_inner()))
         })?;

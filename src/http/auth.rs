@@ -286,6 +286,9 @@ async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
     auth: OperatorAuth,
+    // Read (and ignored) so that actix keeps the connection alive: a request body left unread
+    // makes it close the connection after the answer, and a client reusing it fails.
+    _body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let token = bearer(&req).ok_or_else(ApiError::unauthorized)?;
     let hash = secret_hash(token);

@@ -45,7 +45,7 @@ struct EntryBody {
 
 async fn create(
     state: web::Data<AppState>,
-    _: AdminAuth,
+    AdminAuth(caller): AdminAuth,
     body: web::Json<EntryBody>,
     catalogue: Catalogue,
 ) -> Result<HttpResponse, ApiError> {
@@ -58,7 +58,14 @@ async fn create(
     let now = crate::persistence::now().naive_utc();
     state
         .store
-        .write(move |c| catalogues::insert(c, catalogue, &stored, now))
+        .write(move |c| {
+            catalogues::insert(c, catalogue, &stored, now)?;
+            let action = match catalogue {
+                Catalogue::Interests => "interest.created",
+                Catalogue::Origins => "origin.created",
+            };
+            super::admin::audited(c, &caller, action, None, &stored)
+        })
         .await
         .map_err(|e| super::admin::already_exists(e, &format!("{:?}", entry.name)))?;
     Ok(HttpResponse::Created().json(entry))
@@ -123,7 +130,7 @@ struct CannedBody {
 
 async fn create_canned(
     state: web::Data<AppState>,
-    _: AdminAuth,
+    AdminAuth(caller): AdminAuth,
     body: web::Json<CannedBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
@@ -152,7 +159,16 @@ async fn create_canned(
     let now = crate::persistence::now().naive_utc();
     state
         .store
-        .write(move |c| catalogues::insert_canned(c, &stored, now))
+        .write(move |c| {
+            catalogues::insert_canned(c, &stored, now)?;
+            super::admin::audited(
+                c,
+                &caller,
+                "canned_response.created",
+                stored.department_id,
+                &stored,
+            )
+        })
         .await?;
     Ok(HttpResponse::Created().json(canned))
 }

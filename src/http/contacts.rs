@@ -330,7 +330,7 @@ struct TagBody {
 
 async fn create_tag(
     state: web::Data<AppState>,
-    _: AdminAuth,
+    AdminAuth(caller): AdminAuth,
     body: web::Json<TagBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
@@ -353,7 +353,10 @@ async fn create_tag(
     let now = crate::persistence::now().naive_utc();
     state
         .store
-        .write(move |c| contacts::insert_tag(c, &stored, now))
+        .write(move |c| {
+            contacts::insert_tag(c, &stored, now)?;
+            super::admin::audited(c, &caller, "tag.created", None, &stored)
+        })
         .await
         .map_err(|e| super::admin::already_exists(e, &format!("a tag named {:?}", tag.name)))?;
     Ok(HttpResponse::Created().json(tag))

@@ -11,7 +11,7 @@ use crate::actors::ticket::{Command, CommandError, CommandOutcome, TicketCommand
 use crate::domain::classification::Classification;
 use crate::domain::ids::{DepartmentId, MessageId, OperatorId, TicketId};
 use crate::domain::ticket::TicketState;
-use crate::domain::visibility::{Role, can_see};
+use crate::domain::visibility::can_see;
 use crate::error::ApiError;
 use crate::persistence::queries::{directory, tickets};
 use crate::views::{Content, TicketView};
@@ -39,17 +39,7 @@ struct ListQuery {
 
 /// The SQL visibility scope of a caller; `None` for admins, who see everything.
 pub(crate) fn scope(caller: &Caller) -> Option<tickets::Scope> {
-    let v = &caller.viewer;
-    let supervises = match v.role {
-        Role::Admin => return None,
-        Role::Supervisor => v.departments.clone(),
-        Role::Operator => Vec::new(),
-    };
-    Some(tickets::Scope {
-        operator_id: v.id,
-        member_of: v.departments.clone(),
-        supervises,
-    })
+    tickets::Scope::of(&caller.viewer)
 }
 
 async fn list(
@@ -241,6 +231,8 @@ async fn pause(
     state: web::Data<AppState>,
     auth: OperatorAuth,
     id: web::Path<TicketId>,
+    // Read and ignored: an unread body makes actix close the connection after the answer.
+    _body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = command(&state, auth.0, *id, TicketCommand::Pause).await?;
     Ok(HttpResponse::Ok().json(outcome.ticket))

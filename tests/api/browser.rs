@@ -485,3 +485,38 @@ async fn an_admin_sets_up_a_department_and_the_console_speaks_english_on_request
             .is_ok()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_marks_themself_away_and_automatic_routing_passes_them_by() {
+    let app = spawn_app().await;
+    let ventas = app
+        .department(
+            "Ventas",
+            always_open(),
+            json!({"assignment": "round_robin"}),
+        )
+        .await;
+    let channel = app.channel(&ventas).await;
+    let ana = app.operator("Ana", "operator", &[&ventas]).await;
+    let a = browser().await;
+    a.login(&app.base, &ana.email, "password123").await;
+    a.wait_for("[role=tab][aria-label='Esperando (0)']").await;
+    a.click_button("Ausente").await;
+    a.wait_for("button[aria-pressed=true]").await;
+    let presence = |status: &serde_json::Value| status["members"][0]["presence"].clone();
+    let (_, status) = app
+        .get(&format!("/api/v1/departments/{ventas}/status"), &app.admin)
+        .await;
+    assert_eq!(presence(&status), "away");
+    // Away: the new ticket waits in the shared list instead of landing on Ana.
+    app.inbound(&channel, "+5491100000001", "Hola").await;
+    a.wait_for("[role=tab][aria-label='Esperando (1)']").await;
+    // Back: the waiting ticket is hers at once.
+    a.click_button("Ausente").await;
+    a.wait_for("[role=tab][aria-label='Atendiendo (1)']").await;
+    let (_, status) = app
+        .get(&format!("/api/v1/departments/{ventas}/status"), &app.admin)
+        .await;
+    assert_eq!(presence(&status), "online");
+    assert_eq!(status["members"][0]["load"], 1);
+}

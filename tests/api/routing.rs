@@ -519,6 +519,10 @@ async fn the_audit_log_says_who_did_what_and_supervisors_read_their_departments(
     )
     .await;
 
+    let (status, _) = app
+        .post("/api/v1/tags", &app.admin, json!({"name": "VIP"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let (status, all) = app.get("/api/v1/audit", &app.admin).await;
     assert_eq!(status, StatusCode::OK, "{all}");
     let actions: Vec<&str> = all
@@ -535,6 +539,7 @@ async fn the_audit_log_says_who_did_what_and_supervisors_read_their_departments(
         "ticket.paused",
         "ticket.transferred",
         "department.updated",
+        "tag.created",
     ] {
         assert!(
             actions.contains(&expected),

@@ -239,6 +239,11 @@ impl DepartmentActor {
 
     /// Hands out waiting tickets to free seats, as the policy decides.
     fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        // Seats first: with none free (the usual case under load) the queue is not even sorted.
+        let seats = self.seats();
+        if !routing::free_seat(self.settings(), &seats) {
+            return;
+        }
         let queue: Vec<Waiting> = self
             .waiting_list()
             .into_iter()
@@ -251,7 +256,7 @@ impl DepartmentActor {
         if queue.is_empty() {
             return;
         }
-        let decisions = routing::assign(self.settings(), &queue, &self.seats(), self.last_assigned);
+        let decisions = routing::assign(self.settings(), &queue, &seats, self.last_assigned);
         for d in decisions {
             self.last_assigned = Some(d.operator);
             self.send_step(ctx, d.ticket, Route::Assign(d.operator), None);
