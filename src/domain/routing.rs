@@ -212,6 +212,35 @@ pub fn queue_for(settings: &RoutingSettings, open: bool, member_online: bool) ->
     }
 }
 
+/// What the customer whose message opens a ticket is told by the department.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Greeting {
+    /// The department's out-of-hours auto-reply.
+    OutOfHoursReply,
+    /// The queue message, with the customer's position and wait.
+    QueueMessage,
+}
+
+/// Which greeting a ticket opening in `opening` gets: the auto-reply out of hours (if the
+/// department has one), the queue message when it waits (if it has one) unless an automatic
+/// policy is about to hand it out (`seat_free`, asked only then).
+pub fn greeting_on_opening(
+    settings: &RoutingSettings,
+    opening: TicketState,
+    has_out_of_hours_reply: bool,
+    seat_free: impl FnOnce() -> bool,
+) -> Option<Greeting> {
+    match opening {
+        TicketState::OutOfHours => has_out_of_hours_reply.then_some(Greeting::OutOfHoursReply),
+        TicketState::Waiting if settings.queue_message.is_some() => {
+            // Nobody is told their place in a queue they are about to leave.
+            let leaves_at_once = settings.assignment.is_automatic() && seat_free();
+            (!leaves_at_once).then_some(Greeting::QueueMessage)
+        }
+        _ => None,
+    }
+}
+
 /// Whether the department's out-of-hours tickets should join its waiting list now.
 pub fn drains_now(settings: &RoutingSettings, open: bool) -> bool {
     settings.drain_out_of_hours && open
@@ -462,6 +491,39 @@ mod tests {
         assert!(!drains_now(&s, false));
         s.drain_out_of_hours = false;
         assert!(!drains_now(&s, true));
+    }
+
+    #[test]
+    fn an_opening_is_greeted_by_its_queue() {
+        let mut s = RoutingSettings::default();
+        let free = || true;
+        assert_eq!(
+            greeting_on_opening(&s, TicketState::OutOfHours, true, free),
+            Some(Greeting::OutOfHoursReply)
+        );
+        assert_eq!(
+            greeting_on_opening(&s, TicketState::OutOfHours, false, free),
+            None
+        );
+        assert_eq!(
+            greeting_on_opening(&s, TicketState::Waiting, true, free),
+            None
+        );
+        s.queue_message = Some("{{queue.position}}".into());
+        assert_eq!(
+            greeting_on_opening(&s, TicketState::Waiting, false, free),
+            Some(Greeting::QueueMessage),
+            "manual: the seat does not matter"
+        );
+        s.assignment = Assignment::RoundRobin;
+        assert_eq!(
+            greeting_on_opening(&s, TicketState::Waiting, false, free),
+            None
+        );
+        assert_eq!(
+            greeting_on_opening(&s, TicketState::Waiting, false, || false),
+            Some(Greeting::QueueMessage)
+        );
     }
 
     #[test]

@@ -521,26 +521,28 @@ impl Handler<Inbound> for DepartmentActor {
     fn handle(&mut self, msg: Inbound, _: &mut Self::Context) -> Self::Result {
         let now = crate::persistence::now();
         let opening_state = self.queue_now();
-        let greeting = match opening_state {
-            TicketState::OutOfHours => {
-                self.view.out_of_hours_message.clone().map(|text| Greeting {
-                    author: self.view.name.clone(),
-                    text,
-                    queue: None,
-                })
-            }
-            // Nobody is told their place in a queue they are about to leave.
-            _ if self.settings().assignment.is_automatic()
-                && routing::free_seat(self.settings(), &self.seats()) =>
-            {
-                None
-            }
-            _ => self.settings().queue_message.clone().map(|text| Greeting {
+        let greeting = routing::greeting_on_opening(
+            self.settings(),
+            opening_state,
+            self.view.out_of_hours_message.is_some(),
+            || routing::free_seat(self.settings(), &self.seats()),
+        )
+        .and_then(|kind| {
+            let (text, queue) = match kind {
+                routing::Greeting::OutOfHoursReply => {
+                    (self.view.out_of_hours_message.clone()?, None)
+                }
+                routing::Greeting::QueueMessage => (
+                    self.settings().queue_message.clone()?,
+                    Some(self.queue_facts(self.waiting_list().len() + 1)),
+                ),
+            };
+            Some(Greeting {
                 author: self.view.name.clone(),
                 text,
-                queue: Some(self.queue_facts(self.waiting_list().len() + 1)),
-            }),
-        };
+                queue,
+            })
+        });
         let open = opening_state == TicketState::Waiting;
         let ingest = Ingest {
             channel_id: msg.channel_id,
