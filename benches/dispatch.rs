@@ -127,6 +127,7 @@ fn dispatch(c: &mut Criterion) {
                         for _ in 0..iters {
                             department.do_send(TicketChanged {
                                 before: None,
+                                reason: None,
                                 after: ticket.clone(),
                             });
                         }

@@ -221,16 +221,17 @@ pub enum Greeting {
     QueueMessage,
 }
 
-/// Which greeting a ticket opening in `opening` gets: the auto-reply out of hours (if the
-/// department has one), the queue message when it waits (if it has one) unless an automatic
-/// policy is about to hand it out (`seat_free`, asked only then).
-pub fn greeting_on_opening(
+/// Which greeting a ticket joining the queue `queue` gets (opening, transferred in, drained
+/// at opening, back from its owner): the auto-reply out of hours (if the department has one),
+/// the queue message when it waits (if it has one) unless an automatic policy is about to hand
+/// it out (`seat_free`, asked only then).
+pub fn greeting(
     settings: &RoutingSettings,
-    opening: TicketState,
+    queue: TicketState,
     has_out_of_hours_reply: bool,
     seat_free: impl FnOnce() -> bool,
 ) -> Option<Greeting> {
-    match opening {
+    match queue {
         TicketState::OutOfHours => has_out_of_hours_reply.then_some(Greeting::OutOfHoursReply),
         TicketState::Waiting if settings.queue_message.is_some() => {
             // Nobody is told their place in a queue they are about to leave.
@@ -498,30 +499,21 @@ mod tests {
         let mut s = RoutingSettings::default();
         let free = || true;
         assert_eq!(
-            greeting_on_opening(&s, TicketState::OutOfHours, true, free),
+            greeting(&s, TicketState::OutOfHours, true, free),
             Some(Greeting::OutOfHoursReply)
         );
-        assert_eq!(
-            greeting_on_opening(&s, TicketState::OutOfHours, false, free),
-            None
-        );
-        assert_eq!(
-            greeting_on_opening(&s, TicketState::Waiting, true, free),
-            None
-        );
+        assert_eq!(greeting(&s, TicketState::OutOfHours, false, free), None);
+        assert_eq!(greeting(&s, TicketState::Waiting, true, free), None);
         s.queue_message = Some("{{queue.position}}".into());
         assert_eq!(
-            greeting_on_opening(&s, TicketState::Waiting, false, free),
+            greeting(&s, TicketState::Waiting, false, free),
             Some(Greeting::QueueMessage),
             "manual: the seat does not matter"
         );
         s.assignment = Assignment::RoundRobin;
+        assert_eq!(greeting(&s, TicketState::Waiting, false, free), None);
         assert_eq!(
-            greeting_on_opening(&s, TicketState::Waiting, false, free),
-            None
-        );
-        assert_eq!(
-            greeting_on_opening(&s, TicketState::Waiting, false, || false),
+            greeting(&s, TicketState::Waiting, false, || false),
             Some(Greeting::QueueMessage)
         );
     }

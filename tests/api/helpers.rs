@@ -353,8 +353,10 @@ pub struct Ws {
 impl Ws {
     /// The next JSON event; fails the test after 10 s. Checks `seq` increases strictly.
     pub async fn next(&mut self) -> Value {
+        // One deadline for the call: the daemon's pings must not keep extending it.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.stream.next())
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
                 .await
                 .expect("an event within 10 s")
                 .expect("stream open")
@@ -375,9 +377,14 @@ impl Ws {
         v["tickets"].as_array().unwrap().clone()
     }
 
-    /// Skips events until one of `kind` arrives.
+    /// Skips events until one of `kind` arrives (within 30 s, whatever else comes).
     pub async fn next_of(&mut self, kind: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {kind} event within 30 s"
+            );
             let v = self.next().await;
             if v["type"] == kind {
                 return v;

@@ -294,7 +294,7 @@ async fn under_manual_assignment_an_owner_timeout_returns_the_ticket_to_the_shar
         .department(
             "Ventas",
             always_open(),
-            json!({"owner_timeout_seconds": 60}),
+            json!({"owner_timeout_seconds": 60, "queue_message": "Sos el {{queue.position}}º"}),
         )
         .await;
     let channel = app.channel(&ventas).await;
@@ -315,6 +315,10 @@ async fn under_manual_assignment_an_owner_timeout_returns_the_ticket_to_the_shar
     assert_eq!(back["ticket"]["id"], id.as_str());
     assert_eq!(back["ticket"]["state"], "waiting");
     assert!(back["ticket"]["operator"].is_null());
+    // The customer is told their place again, as when they first waited.
+    let told = beto_ws.next_of("message").await;
+    assert_eq!(told["message"]["author"]["kind"], "system");
+    assert_eq!(told["message"]["text"], "Sos el 1º");
     // Beto may take it now.
     assert_eq!(
         app.reply(&id, &beto.token, "Te atiendo yo").await.0,
@@ -683,4 +687,50 @@ async fn department_settings_are_checked_and_patched_field_by_field() {
     let (_, d) = app.get(&path, &app.admin).await;
     assert_eq!(d["assignment"], "round_robin");
     assert_eq!(d["paused_counts"], false);
+}
+
+#[tokio::test]
+async fn a_ticket_transferred_into_a_waiting_list_is_told_its_place() {
+    let app = spawn_app().await;
+    let ventas = app.open_department("Ventas").await;
+    let soporte = app
+        .department(
+            "Soporte",
+            always_open(),
+            json!({"queue_message": "{{contact.name}}: sos el número {{queue.position}} en Soporte"}),
+        )
+        .await;
+    let channel = app.channel(&ventas).await;
+    let ana = app.operator("Ana", "operator", &[&ventas]).await;
+    let caro = app.operator("Caro", "operator", &[&soporte]).await;
+    let id = open_ticket(&app, &channel, "+5491100000001").await;
+    let (_, opened) = app
+        .get(&format!("/api/v1/tickets/{id}/messages"), &ana.token)
+        .await;
+    assert_eq!(
+        opened.as_array().unwrap().len(),
+        1,
+        "Ventas has no queue message"
+    );
+    assert_eq!(
+        app.reply(&id, &ana.token, "Te paso con soporte").await.0,
+        StatusCode::CREATED
+    );
+    let mut caro_ws = app.ws(&caro.token).await;
+    caro_ws.snapshot().await;
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/tickets/{id}/transfer"),
+            &ana.token,
+            json!({"department_id": soporte}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let told = caro_ws.next_of("message").await;
+    assert_eq!(told["message"]["author"]["kind"], "system");
+    assert_eq!(told["message"]["author"]["name"], "Soporte");
+    assert_eq!(
+        told["message"]["text"],
+        "Cliente: sos el número 1 en Soporte"
+    );
 }

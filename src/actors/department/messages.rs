@@ -42,6 +42,8 @@ pub struct Unsubscribe {
 #[rtype(result = "()")]
 pub struct TicketChanged {
     pub before: Option<Placement>,
+    /// Why it moved (`None`: it opened, or only its classification changed).
+    pub reason: Option<crate::domain::ticket::Reason>,
     pub after: Arc<TicketView>,
 }
 

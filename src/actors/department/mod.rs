@@ -24,7 +24,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::ids::{OperatorId, TicketId};
 use crate::domain::routing::{self, Presence, Seat, Waiting};
 use crate::domain::template::{Variables, expand};
-use crate::domain::ticket::{Route, TicketState};
+use crate::domain::ticket::{Reason, Route, TicketState};
 use crate::domain::visibility::{Placement, Viewer, can_see};
 use crate::persistence::conversation_key;
 use crate::persistence::queries::inbound::{self, Greeting, Ingest};
@@ -168,8 +168,12 @@ impl DepartmentActor {
         list
     }
 
-    /// The queue message for a customer at `position`, if the department has one.
+    /// The queue message for a customer whose ticket joins the waiting list at `position`, if
+    /// the department has one and the ticket is not about to be handed out.
     fn queue_notice(&self, ticket: &TicketView, position: usize) -> Option<String> {
+        routing::greeting(self.settings(), TicketState::Waiting, false, || {
+            routing::free_seat(self.settings(), &self.seats())
+        })?;
         let text = self.settings().queue_message.as_ref()?;
         let queue = self.queue_facts(position);
         let vars = Variables {
@@ -217,7 +221,11 @@ impl DepartmentActor {
         };
         self.in_flight.insert(ticket, assigned);
         let addr = self.registry.ticket(ticket);
-        ctx.spawn(addr.send(RouteStep { step, notice }).into_actor(self).map(
+        let step_sent = RouteStep {
+            step: Some(step),
+            notice,
+        };
+        ctx.spawn(addr.send(step_sent).into_actor(self).map(
             move |answer, act, ctx| {
                 act.in_flight.remove(&ticket);
                 match answer {
@@ -296,11 +304,13 @@ impl DepartmentActor {
                 })
                 .map(|t| (t.id, t.operator.as_ref().map(|o| o.id)))
                 .collect();
-            for (id, owner) in late {
+            let ahead = self.waiting_list().len();
+            for (i, (id, owner)) in late.into_iter().enumerate() {
                 if let Some(owner) = owner {
                     self.avoid.insert(id, owner);
                 }
-                self.send_step(ctx, id, Route::OwnerTimeout, None);
+                let notice = self.queue_notice(&self.tickets[&id].clone(), ahead + i + 1);
+                self.send_step(ctx, id, Route::OwnerTimeout, notice);
             }
         }
         self.want_dispatch(ctx);
@@ -463,7 +473,26 @@ impl Handler<TicketChanged> for DepartmentActor {
             }
             self.handling.push_back(closed - first);
         }
+        let after = msg.after.clone();
         self.place(msg.after);
+        // A ticket transferred into the waiting list is told its place too (openings are told
+        // as they are stored; routing steps carry their own notice).
+        if msg.reason == Some(Reason::Transferred)
+            && after.state == TicketState::Waiting
+            && after.department.id == self.view.id
+        {
+            let position = self
+                .waiting_list()
+                .iter()
+                .position(|w| w.id == after.id)
+                .map_or(1, |i| i + 1);
+            if let Some(text) = self.queue_notice(&after, position) {
+                self.registry.ticket(after.id).do_send(RouteStep {
+                    step: None,
+                    notice: Some(text),
+                });
+            }
+        }
         self.want_dispatch(ctx);
         self.status_changed(ctx);
     }
@@ -521,7 +550,7 @@ impl Handler<Inbound> for DepartmentActor {
     fn handle(&mut self, msg: Inbound, _: &mut Self::Context) -> Self::Result {
         let now = crate::persistence::now();
         let opening_state = self.queue_now();
-        let greeting = routing::greeting_on_opening(
+        let greeting = routing::greeting(
             self.settings(),
             opening_state,
             self.view.out_of_hours_message.is_some(),

@@ -77,12 +77,13 @@ pub enum CommandError {
 }
 
 /// From the ticket's department: a routing step it decided (auto-assignment, owner timeout,
-/// the opening drain), with an optional notice for the customer (the queue message). Refused
-/// with `InvalidTransition` when the ticket moved on before the step reached it.
+/// the opening drain), with an optional notice for the customer (the queue message), or the
+/// notice alone (`step: None`). Refused with `InvalidTransition` when the ticket moved on
+/// before the step reached it.
 #[derive(Message)]
 #[rtype(result = "Result<TicketView, CommandError>")]
 pub struct RouteStep {
-    pub step: crate::domain::ticket::Route,
+    pub step: Option<crate::domain::ticket::Route>,
     pub notice: Option<String>,
 }
 

@@ -16,7 +16,7 @@ use super::registry::Registry;
 use crate::domain::ids::TicketId;
 use crate::domain::message::{MessageStatus, customer_window_open};
 use crate::domain::template::{Variables, check, expand};
-use crate::domain::ticket::{Action, TicketState, decide, route};
+use crate::domain::ticket::{Action, Reason, Route, TicketState, decide, route};
 use crate::domain::visibility::Placement;
 use crate::persistence::conversation_key;
 use crate::persistence::queries::directory::to_json;
@@ -60,6 +60,7 @@ impl Actor for TicketActor {
             if let Some(dept) = self.registry.department(view.department.id) {
                 dept.addr.do_send(TicketChanged {
                     before: None,
+                    reason: None,
                     after: Arc::new(view.clone()),
                 });
             }
@@ -89,6 +90,8 @@ impl Actor for TicketActor {
 /// What a committed command produced, ready to publish.
 struct Committed {
     before: Placement,
+    /// Why the ticket moved, if it did.
+    reason: Option<Reason>,
     changed: bool,
     ticket: TicketView,
     message: Option<MessageView>,
@@ -159,7 +162,7 @@ impl Handler<RouteStep> for TicketActor {
             "route_step",
             ticket = %view.id,
             number = view.number,
-            step = msg.step.name(),
+            step = msg.step.map_or("notice", Route::name),
         );
         let work = async move {
             let committed = run_route(&registry, view, msg).await?;
@@ -183,7 +186,7 @@ async fn run_route(
     msg: RouteStep,
 ) -> Result<Committed, CommandError> {
     let before = view.placement();
-    let change = route(&before, msg.step)?;
+    let change = msg.step.map(|step| route(&before, step)).transpose()?;
     let sends_out = registry
         .channel(view.channel.id)
         .is_some_and(|c| c.kind.sends_out());
@@ -191,7 +194,7 @@ async fn run_route(
         ticket_id: view.id,
         channel_id: view.channel.id,
         expected: before.state,
-        change: Some(change),
+        change,
         by: None,
         by_name: String::new(),
         message: None,
@@ -205,18 +208,21 @@ async fn run_route(
         .store
         .write_keyed(key, move |c| tickets::record(c, &record))
         .await?;
-    tracing::info!(
-        ticket = %ticket.id,
-        number = ticket.number,
-        from = %before.state,
-        to = %ticket.state,
-        reason = change.reason.as_str(),
-        operator = ?ticket.operator.as_ref().map(|o| o.id),
-        "ticket {}", change.reason.as_str()
-    );
+    if let Some(change) = change {
+        tracing::info!(
+            ticket = %ticket.id,
+            number = ticket.number,
+            from = %before.state,
+            to = %ticket.state,
+            reason = change.reason.as_str(),
+            operator = ?ticket.operator.as_ref().map(|o| o.id),
+            "ticket {}", change.reason.as_str()
+        );
+    }
     Ok(Committed {
         before,
-        changed: true,
+        reason: change.map(|c| c.reason),
+        changed: change.is_some(),
         ticket,
         message,
     })
@@ -333,6 +339,7 @@ async fn run_command(
     }
     Ok(Committed {
         before,
+        reason: change.map(|c| c.reason),
         changed: change.is_some() || classified,
         ticket,
         message,
@@ -411,6 +418,7 @@ async fn publish(registry: &Arc<Registry>, c: &Committed) {
     if c.changed {
         let changed = || TicketChanged {
             before: Some(c.before),
+            reason: c.reason,
             after: Arc::new(c.ticket.clone()),
         };
         if c.before.department_id != after.department_id {
