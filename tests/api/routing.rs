@@ -29,6 +29,21 @@ async fn eventually(
     }
 }
 
+/// An operator online: their socket, past its snapshot.
+async fn online(app: &TestApp, token: &str) -> Ws {
+    let mut ws = app.ws(token).await;
+    ws.snapshot().await;
+    ws
+}
+
+/// The ticket once it is `attending` (an automatic policy assigns it a moment after).
+async fn attending(app: &TestApp, id: &str) -> Value {
+    eventually(app, &format!("/api/v1/tickets/{id}"), &app.admin, |t| {
+        t["state"] == "attending"
+    })
+    .await
+}
+
 async fn ticket(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/api/v1/tickets/{id}"), &app.admin)
         .await
@@ -81,18 +96,13 @@ async fn round_robin_hands_the_oldest_ticket_to_online_members_within_capacity()
     let beto = app.operator("Beto", "operator", &[&ventas]).await;
     // Caro never connects: she is offline and gets nothing.
     let caro = app.operator("Caro", "operator", &[&ventas]).await;
-    let mut ana_ws = app.ws(&ana.token).await;
-    ana_ws.snapshot().await;
-    let mut beto_ws = app.ws(&beto.token).await;
-    beto_ws.snapshot().await;
+    let _ana_ws = online(&app, &ana.token).await;
+    let _beto_ws = online(&app, &beto.token).await;
 
     let first = open_ticket(&app, &channel, "+5491100000001").await;
     let second = open_ticket(&app, &channel, "+5491100000002").await;
     let third = open_ticket(&app, &channel, "+5491100000003").await;
-    let t1 = eventually(&app, &format!("/api/v1/tickets/{first}"), &app.admin, |t| {
-        t["state"] == "attending"
-    })
-    .await;
+    let t1 = attending(&app, &first).await;
     let t2 = eventually(
         &app,
         &format!("/api/v1/tickets/{second}"),
@@ -126,10 +136,7 @@ async fn round_robin_hands_the_oldest_ticket_to_online_members_within_capacity()
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let t3 = eventually(&app, &format!("/api/v1/tickets/{third}"), &app.admin, |t| {
-        t["state"] == "attending"
-    })
-    .await;
+    let t3 = attending(&app, &third).await;
     assert_eq!(owner(&t3), Some(first_owner.as_str()));
 
     // The department status shows who is online and how loaded.
@@ -159,8 +166,7 @@ async fn least_busy_skips_away_operators_and_a_personal_maximum_overrides_the_de
         .await;
     let channel = app.channel(&ventas).await;
     let ana = app.operator("Ana", "operator", &[&ventas]).await;
-    let mut ana_ws = app.ws(&ana.token).await;
-    ana_ws.snapshot().await;
+    let ana_ws = online(&app, &ana.token).await;
     let (status, _) = app
         .request(
             "PUT",
@@ -202,10 +208,7 @@ async fn least_busy_skips_away_operators_and_a_personal_maximum_overrides_the_de
         Some(json!({"status": "online"})),
     )
     .await;
-    let t1 = eventually(&app, &format!("/api/v1/tickets/{first}"), &app.admin, |t| {
-        t["state"] == "attending"
-    })
-    .await;
+    let t1 = attending(&app, &first).await;
     assert_eq!(owner(&t1), Some(ana.id.as_str()));
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(ticket(&app, &second).await["state"], "waiting");
@@ -248,16 +251,11 @@ async fn an_owner_who_lets_the_customer_wait_loses_the_ticket_to_the_next_operat
     let channel = app.channel(&ventas).await;
     let ana = app.operator("Ana", "operator", &[&ventas]).await;
     let beto = app.operator("Beto", "operator", &[&ventas]).await;
-    let mut ana_ws = app.ws(&ana.token).await;
-    ana_ws.snapshot().await;
-    let mut beto_ws = app.ws(&beto.token).await;
-    beto_ws.snapshot().await;
+    let _ana_ws = online(&app, &ana.token).await;
+    let _beto_ws = online(&app, &beto.token).await;
 
     let id = open_ticket(&app, &channel, "+5491100000001").await;
-    let t = eventually(&app, &format!("/api/v1/tickets/{id}"), &app.admin, |t| {
-        t["state"] == "attending"
-    })
-    .await;
+    let t = attending(&app, &id).await;
     let first_owner = owner(&t).unwrap().to_owned();
     // An answer stops the clock: two minutes later the ticket is still theirs.
     let token = if first_owner == ana.id {
@@ -409,8 +407,7 @@ async fn after_hours_a_ticket_waits_while_a_member_is_online_if_the_department_a
     let ana = app.operator("Ana", "operator", &[&ventas]).await;
     let nobody = open_ticket(&app, &channel, "+5491100000001").await;
     assert_eq!(ticket(&app, &nobody).await["state"], "out_of_hours");
-    let mut ws = app.ws(&ana.token).await;
-    ws.snapshot().await;
+    let _ws = online(&app, &ana.token).await;
     let someone = open_ticket(&app, &channel, "+5491100000002").await;
     assert_eq!(ticket(&app, &someone).await["state"], "waiting");
     // No drain: the one that came in while nobody was there stays out of hours.
@@ -596,10 +593,8 @@ async fn supervisors_see_their_departments_status_live() {
     let channel = app.channel(&ventas).await;
     let boss = app.operator("Jefa", "supervisor", &[&ventas]).await;
     let ana = app.operator("Ana", "operator", &[&ventas]).await;
-    let mut boss_ws = app.ws(&boss.token).await;
-    boss_ws.snapshot().await;
-    let mut ana_ws = app.ws(&ana.token).await;
-    ana_ws.snapshot().await;
+    let mut boss_ws = online(&app, &boss.token).await;
+    let mut ana_ws = online(&app, &ana.token).await;
     // Ana connecting is a presence change the supervisor hears of.
     let status = loop {
         let s = boss_ws.next_of("department_status").await;
@@ -716,8 +711,7 @@ async fn a_ticket_transferred_into_a_waiting_list_is_told_its_place() {
         app.reply(&id, &ana.token, "Te paso con soporte").await.0,
         StatusCode::CREATED
     );
-    let mut caro_ws = app.ws(&caro.token).await;
-    caro_ws.snapshot().await;
+    let mut caro_ws = online(&app, &caro.token).await;
     let (status, body) = app
         .post(
             &format!("/api/v1/tickets/{id}/transfer"),

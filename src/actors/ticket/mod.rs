@@ -203,22 +203,7 @@ async fn run_route(
         classification: None,
         now: crate::persistence::now().naive_utc(),
     };
-    let key = conversation_key(view.channel.id, &view.contact.phone);
-    let (ticket, message) = registry
-        .store
-        .write_keyed(key, move |c| tickets::record(c, &record))
-        .await?;
-    if let Some(change) = change {
-        tracing::info!(
-            ticket = %ticket.id,
-            number = ticket.number,
-            from = %before.state,
-            to = %ticket.state,
-            reason = change.reason.as_str(),
-            operator = ?ticket.operator.as_ref().map(|o| o.id),
-            "ticket {}", change.reason.as_str()
-        );
-    }
+    let (ticket, message) = commit(registry, &view, record).await?;
     Ok(Committed {
         before,
         reason: change.map(|c| c.reason),
@@ -320,7 +305,24 @@ async fn run_command(
         classification,
         now: crate::persistence::now().naive_utc(),
     };
+    let (ticket, message) = commit(registry, &view, record).await?;
+    Ok(Committed {
+        before,
+        reason: change.map(|c| c.reason),
+        changed: change.is_some() || classified,
+        ticket,
+        message,
+    })
+}
+
+/// Writes a decided change in the conversation's write order, and logs it.
+async fn commit(
+    registry: &Arc<Registry>,
+    view: &TicketView,
+    record: tickets::Record,
+) -> Result<(TicketView, Option<MessageView>), CommandError> {
     let key = conversation_key(view.channel.id, &view.contact.phone);
+    let (from, change, by) = (record.expected, record.change, record.by);
     let (ticket, message) = registry
         .store
         .write_keyed(key, move |c| tickets::record(c, &record))
@@ -329,21 +331,16 @@ async fn run_command(
         tracing::info!(
             ticket = %ticket.id,
             number = ticket.number,
-            from = %before.state,
+            %from,
             to = %ticket.state,
             reason = change.reason.as_str(),
-            operator = %cmd.by.id,
+            by = ?by,
+            owner = ?ticket.operator.as_ref().map(|o| o.id),
             department = %ticket.department.id,
             "ticket {}", change.reason.as_str()
         );
     }
-    Ok(Committed {
-        before,
-        reason: change.map(|c| c.reason),
-        changed: change.is_some() || classified,
-        ticket,
-        message,
-    })
+    Ok((ticket, message))
 }
 
 /// The text with its variables filled in for this ticket; an unknown variable refuses it.
