@@ -138,6 +138,27 @@ pub struct HttpSettings {
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
     pub token_ttl_hours: u32,
+    /// A token unused (no request, no open WebSocket) this long stops working.
+    #[serde(default = "default_idle_timeout_seconds")]
+    pub idle_timeout_seconds: u32,
+    /// Failed logins allowed in a row per account and per address before `429`.
+    #[serde(default = "default_login_failures")]
+    pub login_failures: u32,
+    /// After that, one more attempt is allowed every this many seconds.
+    #[serde(default = "default_login_retry_seconds")]
+    pub login_retry_seconds: u32,
+}
+
+fn default_login_failures() -> u32 {
+    10
+}
+
+fn default_login_retry_seconds() -> u32 {
+    60
+}
+
+fn default_idle_timeout_seconds() -> u32 {
+    12 * 3600
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -241,6 +262,15 @@ impl Settings {
         }
         if self.auth.token_ttl_hours == 0 {
             return invalid("auth.token_ttl_hours", "must be at least 1");
+        }
+        if !(1..=20).contains(&self.auth.login_failures) {
+            return invalid("auth.login_failures", "must be between 1 and 20");
+        }
+        if self.auth.login_retry_seconds == 0 {
+            return invalid("auth.login_retry_seconds", "must be at least 1");
+        }
+        if self.auth.idle_timeout_seconds < 2 {
+            return invalid("auth.idle_timeout_seconds", "must be at least 2");
         }
         if self.whatsapp.max_webhook_bytes < 64 * 1024 {
             return invalid("whatsapp.max_webhook_bytes", "must be at least 65536");

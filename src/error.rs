@@ -22,6 +22,9 @@ pub struct ApiError {
     /// Who took the ticket (`ticket_taken`), so the console can say who was faster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_id: Option<String>,
+    /// Seconds to wait before retrying (`too_many_requests`), sent as `Retry-After`.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -32,6 +35,20 @@ impl ApiError {
             message: message.into(),
             fields: None,
             owner_id: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn too_many_requests(retry_after: std::time::Duration) -> Self {
+        // Whole seconds, rounded up: retrying at the given time must succeed.
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        Self {
+            retry_after: Some(seconds.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                format!("too many attempts; retry in {} s", seconds.max(1)),
+            )
         }
     }
 
@@ -96,7 +113,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(self)
+        let mut answer = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            answer.insert_header((actix_web::http::header::RETRY_AFTER, seconds.to_string()));
+        }
+        answer.json(self)
     }
 }
 

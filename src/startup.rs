@@ -132,7 +132,15 @@ pub fn build(
             Duration::from_secs(settings.geocoder.timeout_seconds),
         ),
         token_ttl: chrono::Duration::hours(settings.auth.token_ttl_hours.into()),
-        auth_cache: Default::default(),
+        token_idle: chrono::Duration::seconds(settings.auth.idle_timeout_seconds.into()),
+        auth_cache: http::auth::AuthCache::new(Duration::from_secs(
+            settings.auth.idle_timeout_seconds.into(),
+        )),
+        login_throttle: http::throttle::LoginThrottle::new(
+            std::num::NonZeroU32::new(settings.auth.login_failures)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+            Duration::from_secs(settings.auth.login_retry_seconds.into()),
+        ),
         setup: std::sync::Mutex::new(setup.map(|t| http::auth::secret_hash(&t))),
     });
     let max_body = settings.http.max_body_bytes;

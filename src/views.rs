@@ -8,7 +8,7 @@ use crate::channels::ChannelKind;
 use crate::domain::classification::Classification;
 use crate::domain::contact::Address;
 use crate::domain::ids::{
-    CannedResponseId, CatalogueId, ChannelId, ContactId, DepartmentId, MessageId, NoteId,
+    ApiKeyId, CannedResponseId, CatalogueId, ChannelId, ContactId, DepartmentId, MessageId, NoteId,
     OperatorId, TagId, TicketId,
 };
 pub use crate::domain::message::{Content, Location, SharedContact};
@@ -186,7 +186,20 @@ pub struct OperatorView {
     pub department_ids: Vec<DepartmentId>,
     /// A personal maximum of auto-assigned open tickets, over the department's.
     pub max_open: Option<u32>,
+    /// False once an admin disabled the account: no login, no token, no assignment.
+    pub active: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// An integration key as listed: never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiKeyView {
+    pub id: ApiKeyId,
+    pub name: String,
+    /// The channels the key may post to; `None`: every channel.
+    pub channel_ids: Option<Vec<ChannelId>>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use super::department::{
     DepartmentActor, PublishContact, PublishStatus, Reconfigure, SetMembers, SetPresence, Subscribe,
 };
 use super::events::Event;
-use super::operator::CloseSession;
+use super::operator::{CloseSession, CloseWhy};
 use super::ticket::{InboundStored, TicketActor};
 use crate::clock::Clock;
 use crate::domain::calendar::Calendar;
@@ -58,6 +58,9 @@ pub struct Registry {
 pub struct LiveSession {
     pub subscription: Subscribe,
     pub close: Recipient<CloseSession>,
+    pub operator: OperatorId,
+    /// The SHA-256 of the token the socket was opened with.
+    pub token_hash: String,
 }
 
 impl Registry {
@@ -191,9 +194,20 @@ impl Registry {
     pub fn close_all_sessions(&self) -> usize {
         let sessions = lock(&self.sessions);
         for s in sessions.values() {
-            s.close.do_send(CloseSession);
+            s.close.do_send(CloseSession(CloseWhy::Shutdown));
         }
         sessions.len()
+    }
+
+    /// Closes the sessions `which` picks (a revoked token, a disabled operator); how many.
+    pub fn close_sessions(&self, why: CloseWhy, which: impl Fn(&LiveSession) -> bool) -> usize {
+        let sessions = lock(&self.sessions);
+        let mut closed = 0;
+        for s in sessions.values().filter(|s| which(s)) {
+            s.close.do_send(CloseSession(why));
+            closed += 1;
+        }
+        closed
     }
 
     /// The actor of a ticket, started (and loaded from storage) on first use. A ticket that

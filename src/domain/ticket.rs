@@ -116,6 +116,8 @@ pub enum Reason {
     AutoAssigned,
     /// Back to the waiting list: the owner let the customer wait too long.
     OwnerTimeout,
+    /// Back to the waiting list: an admin disabled the owner's account.
+    OwnerDisabled,
 }
 
 impl Reason {
@@ -130,6 +132,7 @@ impl Reason {
             Reason::Finalized => "finalized",
             Reason::AutoAssigned => "auto_assigned",
             Reason::OwnerTimeout => "owner_timeout",
+            Reason::OwnerDisabled => "owner_disabled",
         }
     }
 
@@ -303,6 +306,8 @@ pub enum Route {
     OwnerTimeout,
     /// Move an out-of-hours ticket to the waiting list (the department opened).
     Opened,
+    /// Take an attending or paused ticket of this (disabled) operator back to the waiting list.
+    OwnerDisabled(OperatorId),
 }
 
 impl Route {
@@ -311,6 +316,7 @@ impl Route {
             Route::Assign(_) => "auto_assign",
             Route::OwnerTimeout => "owner_timeout",
             Route::Opened => "drain",
+            Route::OwnerDisabled(_) => "release",
         }
     }
 }
@@ -330,6 +336,11 @@ pub fn route(at: &Placement, step: Route) -> Result<Change, TransitionError> {
         (Route::Assign(op), TicketState::Waiting) => Ok(owned_by(at, op, Reason::AutoAssigned)),
         (Route::OwnerTimeout, TicketState::Attending) => Ok(queued(Reason::OwnerTimeout)),
         (Route::Opened, TicketState::OutOfHours) => Ok(queued(Reason::Opened)),
+        (Route::OwnerDisabled(op), TicketState::Attending | TicketState::Paused)
+            if at.operator_id == Some(op) =>
+        {
+            Ok(queued(Reason::OwnerDisabled))
+        }
         _ => Err(TransitionError::InvalidTransition {
             from: at.state,
             action: step.name(),
@@ -561,6 +572,14 @@ mod tests {
         let night = at(TicketState::OutOfHours, w.sales, None);
         let opened = route(&night, Route::Opened).unwrap();
         assert_eq!((opened.to, opened.reason), (waiting, Reason::Opened));
+        let paused = at(TicketState::Paused, w.sales, Some(&w.beto));
+        for owned in [attending, paused] {
+            let released = route(&owned, Route::OwnerDisabled(w.beto.id)).unwrap();
+            assert_eq!(
+                (released.to, released.reason),
+                (waiting, Reason::OwnerDisabled)
+            );
+        }
         // Claimed meanwhile, paused, already queued, closed: nothing to do.
         for (t, step) in [
             (attending, Route::Assign(w.ana.id)),
@@ -571,6 +590,8 @@ mod tests {
             ),
             (waiting, Route::OwnerTimeout),
             (waiting, Route::Opened),
+            (attending, Route::OwnerDisabled(w.ana.id)),
+            (waiting, Route::OwnerDisabled(w.beto.id)),
             (
                 at(TicketState::Closed, w.sales, Some(&w.ana)),
                 Route::Opened,

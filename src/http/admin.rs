@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::auth::{AdminAuth, OperatorAuth, new_api_key, secret_hash};
 use super::{AppState, parse_id};
 use crate::actors::department::Status;
+use crate::actors::operator::CloseWhy;
 use crate::channels::{ChannelKind, whatsapp};
 use crate::domain::calendar::{Calendar, WeeklyHoursSpec};
 use crate::domain::classification;
@@ -17,7 +18,7 @@ use crate::error::ApiError;
 use crate::persistence::StoreError;
 use crate::persistence::queries::audit::{self, AuditActor};
 use crate::persistence::queries::directory::{self, NewOperator, to_json};
-use crate::views::{ChannelView, DepartmentView};
+use crate::views::{ApiKeyView, ChannelView, DepartmentView};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/departments", web::post().to(create_department))
@@ -30,7 +31,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/operators/{id}", web::patch().to(update_operator))
         .route("/channels", web::post().to(create_channel))
         .route("/channels", web::get().to(list_channels))
-        .route("/api-keys", web::post().to(create_api_key));
+        .route("/channels/{id}", web::patch().to(update_channel))
+        .route("/api-keys", web::post().to(create_api_key))
+        .route("/api-keys", web::get().to(list_api_keys))
+        .route("/api-keys/{id}", web::delete().to(revoke_api_key));
 }
 
 pub(crate) fn already_exists(e: StoreError, what: &str) -> ApiError {
@@ -347,6 +351,8 @@ struct OperatorPatch {
     /// `null` clears the personal maximum (the department's applies).
     #[serde(default, deserialize_with = "present")]
     max_open: Option<Option<u32>>,
+    /// `false` disables the account: tokens revoked, sockets closed, tickets released.
+    active: Option<bool>,
 }
 
 /// A field that is present (even as `null`) becomes `Some`, so `null` can clear it.
@@ -358,7 +364,9 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-/// `PATCH /operators/{id}`: the operator's name and personal maximum of open tickets.
+/// `PATCH /operators/{id}`: the operator's name, personal maximum of open tickets, and whether
+/// the account is active. Disabling revokes every token in the same transaction, closes the
+/// operator's sockets, and sends their attending and paused tickets back to the waiting lists.
 async fn update_operator(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -373,11 +381,20 @@ async fn update_operator(
         .map(|n| required_text(n, "name", 200))
         .transpose()?;
     let max_open = patch.max_open;
-    let details = serde_json::json!({ "operator_id": id, "name": name, "max_open": max_open });
+    let active = patch.active;
+    if active == Some(false) && id == caller.viewer.id {
+        return Err(ApiError::unprocessable(
+            "cannot_disable_self",
+            "an admin cannot disable their own account",
+        ));
+    }
+    let details = serde_json::json!({
+        "operator_id": id, "name": name, "max_open": max_open, "active": active,
+    });
     let operator = state
         .store
         .write(move |c| {
-            if directory::update_operator(c, id, name.as_deref(), max_open)? == 0 {
+            if directory::update_operator(c, id, name.as_deref(), max_open, active)? == 0 {
                 return Ok(None);
             }
             audited(c, &caller, "operator.updated", None, &details)?;
@@ -386,8 +403,42 @@ async fn update_operator(
         .await?
         .ok_or_else(|| ApiError::not_found("operator"))?;
     state.registry.refresh_members().await?;
+    if active == Some(false) {
+        release_disabled(&state, id).await?;
+    }
     tracing::info!(operator = %id, "operator updated");
     Ok(HttpResponse::Ok().json(operator))
+}
+
+/// A disabled operator's access ends now and their conversations wait for someone else.
+async fn release_disabled(state: &AppState, id: OperatorId) -> Result<(), ApiError> {
+    use crate::actors::ticket::RouteStep;
+    use crate::domain::ticket::Route;
+    state
+        .auth_cache
+        .forget_where(|_, p| matches!(p, super::auth::Principal::Operator(c) if c.viewer.id == id));
+    let sockets = state
+        .registry
+        .close_sessions(CloseWhy::Revoked, |s| s.operator == id);
+    let owned = state
+        .store
+        .read(move |c| crate::persistence::queries::tickets::owned_by(c, id))
+        .await?;
+    let mut released = 0;
+    for ticket in &owned {
+        let step = RouteStep {
+            step: Some(Route::OwnerDisabled(id)),
+            notice: None,
+        };
+        // A ticket the operator finalized or transferred meanwhile is no longer theirs.
+        match state.registry.ticket(*ticket).send(step).await {
+            Ok(Ok(_)) => released += 1,
+            Ok(Err(e)) => tracing::debug!(ticket = %ticket, error = ?e, "not released"),
+            Err(e) => tracing::warn!(ticket = %ticket, error = %e, "ticket actor unreachable"),
+        }
+    }
+    tracing::info!(operator = %id, sockets, released, "operator disabled");
+    Ok(())
 }
 
 async fn list_operators(
@@ -469,6 +520,92 @@ async fn create_channel(
     Ok(HttpResponse::Created().json(view))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelPatch {
+    name: Option<String>,
+    department_id: Option<String>,
+    /// WhatsApp settings to change; the ones left out (secrets included) stay as they are.
+    whatsapp: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `PATCH /channels/{id}`: a new name, department (new conversations go there; open ones
+/// stay where they are) or WhatsApp settings (a rotated access token, say).
+async fn update_channel(
+    state: web::Data<AppState>,
+    AdminAuth(caller): AdminAuth,
+    id: web::Path<ChannelId>,
+    body: web::Json<ChannelPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = *id;
+    let patch = body.into_inner();
+    let (mut view, settings) = state
+        .store
+        .read(move |c| directory::channel_with_settings(c, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("channel"))?;
+    if let Some(name) = &patch.name {
+        view.name = required_text(name, "name", 200)?;
+    }
+    if let Some(department) = &patch.department_id {
+        view.department_id = parse_id(department, "department_id")?;
+        if state.registry.department(view.department_id).is_none() {
+            return Err(ApiError::invalid(format!(
+                "department_id: no department {}",
+                view.department_id
+            )));
+        }
+    }
+    // The audit log names the WhatsApp settings changed, never their values.
+    let whatsapp_fields: Vec<String> = patch
+        .whatsapp
+        .as_ref()
+        .map(|w| w.keys().cloned().collect())
+        .unwrap_or_default();
+    let line = match (view.kind, patch.whatsapp) {
+        (ChannelKind::Api, Some(_)) => {
+            return Err(ApiError::invalid("whatsapp: only for kind \"whatsapp\""));
+        }
+        (ChannelKind::Api, None) => None,
+        (ChannelKind::Whatsapp, changes) => {
+            let mut merged: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&settings).map_err(|_| ApiError::internal())?;
+            merged.extend(changes.unwrap_or_default());
+            let w = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
+                .map_err(|e| ApiError::invalid(format!("whatsapp.{}: {}", e.path(), e.inner())))?;
+            Some(validate_whatsapp(w)?)
+        }
+    };
+    let settings = line.as_ref().map_or_else(|| "{}".to_owned(), to_json);
+    let stored = view.clone();
+    state
+        .store
+        .write(move |c| {
+            directory::update_channel(c, &stored, &settings)?;
+            let details = serde_json::json!({
+                "channel": stored,
+                "whatsapp_fields": whatsapp_fields,
+            });
+            audited(
+                c,
+                &caller,
+                "channel.updated",
+                Some(stored.department_id),
+                &details,
+            )
+        })
+        .await?;
+    if let Some(settings) = line {
+        state.lines.add(whatsapp::Line {
+            channel_id: view.id,
+            settings,
+        });
+    }
+    state.registry.add_channel(view.clone());
+    tracing::info!(channel = %view.id, "channel updated");
+    Ok(HttpResponse::Ok().json(view))
+}
+
 /// Every WhatsApp setting present and sane; names the field that is not.
 fn validate_whatsapp(w: whatsapp::Settings) -> Result<whatsapp::Settings, ApiError> {
     use secrecy::ExposeSecret;
@@ -520,6 +657,8 @@ async fn list_channels(
 #[serde(deny_unknown_fields)]
 struct ApiKeyBody {
     name: String,
+    /// The channels the key may post to; absent or null: every channel.
+    channel_ids: Option<Vec<String>>,
 }
 
 async fn create_api_key(
@@ -527,22 +666,75 @@ async fn create_api_key(
     AdminAuth(caller): AdminAuth,
     body: web::Json<ApiKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
     let name = required_text(&body.name, "name", 200)?;
+    let channel_ids = body
+        .channel_ids
+        .map(|ids| {
+            ids.iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let field = format!("channel_ids[{i}]");
+                    let id: ChannelId = parse_id(id, &field)?;
+                    match state.registry.channel(id) {
+                        Some(_) => Ok(id),
+                        None => Err(ApiError::invalid(format!("{field}: no channel {id}"))),
+                    }
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .transpose()?;
     let key = new_api_key();
     let hash = secret_hash(&key);
-    let id = ApiKeyId::new();
-    let now = crate::persistence::now();
-    let stored_name = name.clone();
+    let view = ApiKeyView {
+        id: ApiKeyId::new(),
+        name,
+        channel_ids,
+        created_at: crate::persistence::now(),
+        revoked_at: None,
+    };
+    let stored = view.clone();
     state
         .store
         .write(move |c| {
-            directory::insert_api_key(c, id, &stored_name, &hash, now.naive_utc())?;
-            let details = serde_json::json!({ "id": id, "name": stored_name });
-            audited(c, &caller, "api_key.created", None, &details)
+            directory::insert_api_key(c, &stored, &hash)?;
+            audited(c, &caller, "api_key.created", None, &stored)
         })
         .await?;
-    tracing::info!(api_key = %id, "api key created");
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "id": id, "name": name, "key": key, "created_at": now,
-    })))
+    tracing::info!(api_key = %view.id, "api key created");
+    let mut answer = serde_json::to_value(&view).unwrap_or_default();
+    answer["key"] = serde_json::Value::String(key);
+    Ok(HttpResponse::Created().json(answer))
+}
+
+/// `GET /api-keys`: every key with its name, scope and state; never the secret.
+async fn list_api_keys(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpResponse, ApiError> {
+    let all = state.store.read(directory::api_keys).await?;
+    Ok(HttpResponse::Ok().json(all))
+}
+
+/// `DELETE /api-keys/{id}`: the key stops working at once (`204`; again: `204`).
+async fn revoke_api_key(
+    state: web::Data<AppState>,
+    AdminAuth(caller): AdminAuth,
+    id: web::Path<ApiKeyId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = *id;
+    let now = crate::persistence::now().naive_utc();
+    state
+        .store
+        .write(move |c| {
+            let Some(key) = directory::revoke_api_key(c, id, now)? else {
+                return Ok(None);
+            };
+            audited(c, &caller, "api_key.revoked", None, &key)?;
+            Ok(Some(key))
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("api key"))?;
+    state
+        .auth_cache
+        .forget_where(|_, p| matches!(p, super::auth::Principal::Integration(k) if k.id == id));
+    tracing::info!(api_key = %id, "api key revoked");
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
-use crate::domain::ids::ApiKeyId;
+use crate::actors::operator::CloseWhy;
+use crate::domain::ids::{ApiKeyId, ChannelId};
 use crate::domain::visibility::Viewer;
 use crate::error::ApiError;
 use crate::persistence::queries::directory;
@@ -29,7 +30,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/login", web::post().to(login))
         .route("/auth/logout", web::post().to(logout))
         .route("/setup", web::post().to(setup))
-        .route("/me", web::get().to(me));
+        .route("/me", web::get().to(me))
+        .route("/me", web::patch().to(change_password));
 }
 
 /// An authenticated operator.
@@ -37,22 +39,38 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct Caller {
     pub viewer: Viewer,
     pub name: String,
+    /// The SHA-256 of the token the operator called with (logout, password change, sockets).
+    pub token_hash: String,
+}
+
+/// An integration key and the channels it may post to (`None`: all).
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub id: ApiKeyId,
+    pub channels: Option<Vec<ChannelId>>,
+}
+
+impl Integration {
+    pub fn may_post_to(&self, channel: ChannelId) -> bool {
+        self.channels.as_ref().is_none_or(|c| c.contains(&channel))
+    }
 }
 
 /// Who is calling: an operator (console) or an integration (API key).
 #[derive(Debug, Clone)]
 pub enum Principal {
     Operator(Caller),
-    Integration(ApiKeyId),
+    Integration(Integration),
 }
 
+/// The credentials of `Authorization: Bearer …`; the scheme is case-insensitive (RFC 9110).
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get("Authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = req.headers().get("Authorization")?.to_str().ok()?;
+    let (scheme, credentials) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+        .filter(|c| !c.is_empty())
 }
 
 pub fn new_secret(prefix: &str) -> String {
@@ -70,21 +88,30 @@ pub fn new_api_key() -> String {
 }
 
 /// Recently verified secrets, so a busy integration or console does not cost a database read
-/// per request. Entries live [`AUTH_CACHE_TTL`]: a change to an operator's role or departments
-/// (or a token's expiry) is honoured within that time. Unknown secrets are never cached.
-#[derive(Default)]
+/// per request. Entries live at most [`AUTH_CACHE_TTL`]: a change to an operator's role or
+/// departments is honoured within that time. Revocations (logout, a disabled operator, a
+/// password change, a revoked key) drop the entries at once. Unknown secrets are never cached.
 pub struct AuthCache {
     entries: RwLock<HashMap<String, (Principal, Instant)>>,
+    ttl: Duration,
 }
 
 pub const AUTH_CACHE_TTL: Duration = Duration::from_secs(30);
 
 impl AuthCache {
+    /// A cache for tokens that expire after `idle` unused: entries live well within it.
+    pub fn new(idle: Duration) -> Self {
+        Self {
+            entries: RwLock::default(),
+            ttl: AUTH_CACHE_TTL.min(idle / 4),
+        }
+    }
+
     fn get(&self, hash: &str) -> Option<Principal> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries
             .get(hash)
-            .filter(|(_, at)| at.elapsed() < AUTH_CACHE_TTL)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(p, _)| p.clone())
     }
 
@@ -96,6 +123,14 @@ impl AuthCache {
             .remove(hash);
     }
 
+    /// Drops every cached secret `revoked` says stopped being valid.
+    pub fn forget_where(&self, revoked: impl Fn(&str, &Principal) -> bool) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|hash, (p, _)| !revoked(hash, p));
+    }
+
     fn put(&self, hash: String, principal: Principal) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         // Expired entries go when the map has grown; cheap amortised clean-up.
@@ -104,6 +139,12 @@ impl AuthCache {
         }
         entries.insert(hash, (principal, Instant::now()));
     }
+}
+
+/// How stale a token's `last_used_at` may get before a use writes it again: idle expiry is
+/// that precise, and a busy console costs one write per interval, not one per request.
+fn touch_interval(idle: chrono::Duration) -> chrono::Duration {
+    (idle / 8).min(chrono::Duration::minutes(5))
 }
 
 /// The principal a bearer secret stands for, from the cache or the database.
@@ -118,14 +159,35 @@ async fn authenticate(state: &AppState, secret: &str) -> Result<Option<Principal
             .store
             .read(move |c| directory::api_key_by_hash(c, &key))
             .await?
-            .map(Principal::Integration)
+            .map(|k| {
+                Principal::Integration(Integration {
+                    id: k.id,
+                    channels: k.channel_ids,
+                })
+            })
     } else if secret.starts_with(TOKEN_PREFIX) {
         let now = crate::persistence::now().naive_utc();
-        state
+        let idle_since = now - state.token_idle;
+        let owner = state
             .store
-            .read(move |c| directory::viewer_by_token(c, &key, now))
-            .await?
-            .map(|(viewer, name)| Principal::Operator(Caller { viewer, name }))
+            .read(move |c| directory::viewer_by_token(c, &key, now, idle_since))
+            .await?;
+        if let Some(owner) = &owner
+            && now - owner.last_used_at > touch_interval(state.token_idle)
+        {
+            let key = hash.clone();
+            state
+                .store
+                .write(move |c| directory::touch_token(c, &key, now))
+                .await?;
+        }
+        owner.map(|o| {
+            Principal::Operator(Caller {
+                viewer: o.viewer,
+                name: o.name,
+                token_hash: hash.clone(),
+            })
+        })
     } else {
         None
     };
@@ -205,8 +267,8 @@ impl FromRequest for AdminAuth {
     }
 }
 
-/// An integration key, or an admin acting as one.
-pub struct IntegrationAuth;
+/// An integration key (`Some`), or an admin acting as one (`None`).
+pub struct IntegrationAuth(pub Option<Integration>);
 
 impl FromRequest for IntegrationAuth {
     type Error = ApiError;
@@ -214,8 +276,8 @@ impl FromRequest for IntegrationAuth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         narrowed(req, |p| match p {
-            Principal::Integration(_) => Ok(IntegrationAuth),
-            Principal::Operator(c) if c.viewer.is_admin() => Ok(IntegrationAuth),
+            Principal::Integration(k) => Ok(IntegrationAuth(Some(k))),
+            Principal::Operator(c) if c.viewer.is_admin() => Ok(IntegrationAuth(None)),
             Principal::Operator(_) => Err(ApiError::forbidden(
                 "inbound messages need an integration API key",
             )),
@@ -231,11 +293,18 @@ struct LoginBody {
 }
 
 async fn login(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginBody { email, password } = body.into_inner();
     let email = email.trim().to_lowercase();
+    // The peer's own address: a forwarded-for header would let a client pick its key.
+    let keys = super::throttle::LoginThrottle::keys(&email, req.peer_addr().map(|a| a.ip()));
+    state
+        .login_throttle
+        .check(&keys)
+        .map_err(ApiError::too_many_requests)?;
     let found = state
         .store
         .read(move |c| directory::operator_by_email(c, &email))
@@ -248,8 +317,17 @@ async fn login(
     let ok = super::password::verify(password, hash).await?;
     let operator = match (ok, operator) {
         (true, Some(op)) => op,
-        _ => return Err(ApiError::unauthorized()),
+        _ => {
+            state
+                .login_throttle
+                .failed(&keys)
+                .map_err(ApiError::too_many_requests)?;
+            return Err(ApiError::unauthorized());
+        }
     };
+    if !operator.active {
+        return Err(ApiError::forbidden("this account is disabled"));
+    }
     tracing::info!(operator = %operator.id, "operator logged in");
     issue_token(&state, operator).await
 }
@@ -283,22 +361,100 @@ async fn issue_token(
 
 /// `POST /api/v1/auth/logout`: the caller's token stops working (`204`).
 async fn logout(
-    req: HttpRequest,
     state: web::Data<AppState>,
     auth: OperatorAuth,
     // Read (and ignored) so that actix keeps the connection alive: a request body left unread
     // makes it close the connection after the answer, and a client reusing it fails.
     _body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let token = bearer(&req).ok_or_else(ApiError::unauthorized)?;
-    let hash = secret_hash(token);
+    let hash = auth.0.token_hash.clone();
     state.auth_cache.forget(&hash);
+    let deleted = hash.clone();
     state
         .store
-        .write(move |c| directory::delete_token(c, &hash))
+        .write(move |c| directory::delete_token(c, &deleted))
         .await?;
+    state
+        .registry
+        .close_sessions(CloseWhy::LoggedOut, |s| s.token_hash == hash);
     tracing::info!(operator = %auth.0.viewer.id, "operator logged out");
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordChange {
+    password: String,
+    current_password: String,
+}
+
+/// `PATCH /api/v1/me {password, current_password}`: a new password; every other token of the
+/// caller stops working and their other sockets close, the caller's own token keeps working.
+async fn change_password(
+    state: web::Data<AppState>,
+    OperatorAuth(caller): OperatorAuth,
+    body: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let PasswordChange {
+        password,
+        current_password,
+    } = body.into_inner();
+    check_password_strength(&password)?;
+    let id = caller.viewer.id;
+    let current = state
+        .store
+        .read(move |c| directory::password_hash(c, id))
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
+    if !super::password::verify(current_password, current).await? {
+        return Err(ApiError::invalid(
+            "current_password: is not the account's password",
+        ));
+    }
+    let hash = super::password::hash(password).await?;
+    let keep = caller.token_hash.clone();
+    let audit_caller = caller.clone();
+    let revoked = state
+        .store
+        .write(move |c| {
+            directory::set_password_hash(c, id, &hash)?;
+            let revoked = directory::delete_tokens_of(c, id, &keep)?;
+            super::admin::audited(
+                c,
+                &audit_caller,
+                "operator.password_changed",
+                None,
+                &serde_json::json!({ "operator_id": id, "tokens_revoked": revoked }),
+            )?;
+            Ok(revoked)
+        })
+        .await?;
+    let keep = caller.token_hash;
+    state.auth_cache.forget_where(|hash, p| {
+        matches!(p, Principal::Operator(c) if c.viewer.id == id) && hash != keep
+    });
+    state.registry.close_sessions(CloseWhy::Revoked, |s| {
+        s.operator == id && s.token_hash != keep
+    });
+    tracing::info!(operator = %id, tokens_revoked = revoked, "password changed");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A password people choose: at least [`SETUP_PASSWORD_CHARS`] characters, not all the same.
+pub fn check_password_strength(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() < SETUP_PASSWORD_CHARS {
+        return Err(ApiError::invalid(format!(
+            "password: must have at least {SETUP_PASSWORD_CHARS} characters"
+        )));
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return Err(ApiError::invalid(
+            "password: must not repeat a single character",
+        ));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -333,11 +489,7 @@ async fn setup(
             b.email
         )));
     }
-    if b.password.chars().count() < SETUP_PASSWORD_CHARS {
-        return Err(ApiError::invalid(format!(
-            "password: must have at least {SETUP_PASSWORD_CHARS} characters"
-        )));
-    }
+    check_password_strength(&b.password)?;
     let hash = super::password::hash(b.password).await?;
     let id = crate::domain::ids::OperatorId::new();
     let now = crate::persistence::now().naive_utc();
@@ -368,7 +520,7 @@ async fn setup(
     issue_token(&state, created).await
 }
 
-/// The first admin's password: as long as a changed one must be (CONTRACT.md).
+/// The shortest password accepted (CONTRACT.md).
 const SETUP_PASSWORD_CHARS: usize = 12;
 
 /// An argon2id hash of a random password, verified against when the email is unknown.

@@ -34,10 +34,17 @@ struct From {
 
 async fn receive(
     state: web::Data<AppState>,
-    _: IntegrationAuth,
+    IntegrationAuth(key): IntegrationAuth,
     channel_id: web::Path<ChannelId>,
     body: web::Json<InboundBody>,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(key) = key
+        && !key.may_post_to(*channel_id)
+    {
+        return Err(ApiError::forbidden(
+            "this API key may not post to this channel",
+        ));
+    }
     let InboundBody {
         external_id,
         from,

@@ -11,6 +11,7 @@ mod media;
 mod pagination;
 pub mod password;
 mod supervision;
+pub mod throttle;
 mod tickets;
 
 use std::sync::Arc;
@@ -37,7 +38,11 @@ pub struct AppState {
     /// Addresses to coordinates (sharing a location by address).
     pub geocoder: crate::geocoder::Geocoder,
     pub token_ttl: chrono::Duration,
+    /// A token unused this long stops working.
+    pub token_idle: chrono::Duration,
     pub auth_cache: auth::AuthCache,
+    /// Failed logins per account and per address.
+    pub login_throttle: throttle::LoginThrottle,
     /// The hash of the one-time setup token while no operator exists.
     pub setup: std::sync::Mutex<Option<String>>,
 }
@@ -120,7 +125,22 @@ async fn websocket(
     let caller = auth::operator_by_token(&state, &token)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
-    crate::actors::operator::start(&req, stream, caller.viewer, state.registry.clone())
+    let check = state.clone();
+    let still_valid: crate::actors::operator::StillValid = std::rc::Rc::new(move || {
+        let state = check.clone();
+        let token = token.clone();
+        Box::pin(async move {
+            // A storage hiccup is not a revocation: keep the socket.
+            !matches!(auth::operator_by_token(&state, &token).await, Ok(None))
+        })
+    });
+    let session = crate::actors::operator::SessionAuth {
+        viewer: caller.viewer,
+        token_hash: caller.token_hash,
+        still_valid,
+        check_every: (state.token_idle / 4).to_std().unwrap_or_default(),
+    };
+    crate::actors::operator::start(&req, stream, session, state.registry.clone())
 }
 
 /// The token a browser offers as the WebSocket subprotocol `bearer.<token>`.

@@ -77,6 +77,7 @@ pub(crate) struct OperatorRow {
     pub role: String,
     pub created_at: NaiveDateTime,
     pub max_open: Option<i32>,
+    pub active: bool,
 }
 
 #[derive(Queryable, Selectable)]

@@ -24,6 +24,7 @@ diesel::table! {
         role -> Text,
         created_at -> Timestamp,
         max_open -> Nullable<Integer>,
+        active -> Bool,
     }
 }
 
@@ -40,6 +41,7 @@ diesel::table! {
         operator_id -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -49,6 +51,8 @@ diesel::table! {
         name -> Text,
         key_hash -> Text,
         created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        channel_ids -> Nullable<Text>,
     }
 }
 

@@ -232,6 +232,14 @@ impl TestApp {
         (status, value)
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.request("PATCH", path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.request("DELETE", path, Some(token), None).await
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
         self.request("POST", path, Some(token), Some(body)).await
     }
@@ -388,6 +396,21 @@ impl Ws {
             let v = self.next().await;
             if v["type"] == kind {
                 return v;
+            }
+        }
+    }
+
+    /// Reads until the daemon's close frame (within 10 s): its code, events before it skipped.
+    pub async fn closed_with(&mut self) -> u16 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.stream.next())
+                .await
+                .expect("a close frame within 10 s")
+                .expect("a close frame before the stream ends")
+                .expect("frame");
+            if let tungstenite::Message::Close(close) = frame {
+                return close.map_or(1005, |c| u16::from(c.code));
             }
         }
     }

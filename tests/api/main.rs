@@ -10,6 +10,7 @@ mod outage;
 mod races;
 mod recovery;
 mod routing;
+mod sessions;
 mod side_panel;
 mod store;
 mod visibility;

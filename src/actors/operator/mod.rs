@@ -5,6 +5,7 @@
 //! This is the only module that uses `actix-web-actors` (deprecated upstream in favour of
 //! `actix-ws`), so moving off it touches nothing else.
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
+use futures_util::future::LocalBoxFuture;
 
 use super::department::{DepartmentActor, Subscribe, Unsubscribe};
 use super::events::{Event, Frame, with_seq};
@@ -29,14 +31,48 @@ static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 #[rtype(result = "()")]
 pub struct Push(pub Frame);
 
-/// From the registry at shutdown: send a close frame and stop.
-#[derive(Message)]
+/// From the registry: send a close frame saying why, and stop.
+#[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
-pub struct CloseSession;
+pub struct CloseSession(pub CloseWhy);
+
+/// Why the daemon closes a socket; the console reconnects after `Shutdown`, and after the
+/// others finds its token refused and shows the login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseWhy {
+    Shutdown,
+    LoggedOut,
+    /// The token was revoked (password change, disabled operator) or expired.
+    Revoked,
+}
+
+impl CloseWhy {
+    fn reason(self) -> ws::CloseReason {
+        let (code, description) = match self {
+            CloseWhy::Shutdown => (ws::CloseCode::Away, "server shutting down"),
+            CloseWhy::LoggedOut => (ws::CloseCode::Policy, "logged out"),
+            CloseWhy::Revoked => (ws::CloseCode::Policy, "session revoked or expired"),
+        };
+        ws::CloseReason {
+            code,
+            description: Some(description.into()),
+        }
+    }
+}
+
+/// Asks whether the session's token still works (and counts the open socket as a use of it).
+pub type StillValid = Rc<dyn Fn() -> LocalBoxFuture<'static, bool>>;
+
+/// How often a session checks that its token still works: revocations close sockets at once,
+/// this catches expiry.
+const TOKEN_CHECK_INTERVAL: Duration = Duration::from_secs(30);
 
 pub struct OperatorSession {
     id: u64,
     viewer: Viewer,
+    token_hash: String,
+    still_valid: StillValid,
+    token_check: Duration,
     registry: Arc<Registry>,
     /// The `seq` of the last frame sent.
     seq: u64,
@@ -63,6 +99,16 @@ impl Actor for OperatorSession {
                 ctx.ping(b"");
             }
         });
+        ctx.run_interval(self.token_check, |act, ctx| {
+            let check = (act.still_valid)();
+            ctx.spawn(check.into_actor(act).map(|valid, act, ctx| {
+                if !valid {
+                    tracing::info!(operator = %act.viewer.id, "websocket token no longer valid");
+                    ctx.close(Some(CloseWhy::Revoked.reason()));
+                    ctx.stop();
+                }
+            }));
+        });
         let subscription = Subscribe {
             session: self.id,
             viewer: self.viewer.clone(),
@@ -73,6 +119,8 @@ impl Actor for OperatorSession {
             LiveSession {
                 subscription: subscription.clone(),
                 close: ctx.address().recipient(),
+                operator: self.viewer.id,
+                token_hash: self.token_hash.clone(),
             },
         );
         let entries = self.registry.departments_for(&self.viewer);
@@ -115,11 +163,8 @@ impl Handler<Push> for OperatorSession {
 impl Handler<CloseSession> for OperatorSession {
     type Result = ();
 
-    fn handle(&mut self, _: CloseSession, ctx: &mut Self::Context) {
-        ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Away,
-            description: Some("server shutting down".into()),
-        }));
+    fn handle(&mut self, CloseSession(why): CloseSession, ctx: &mut Self::Context) {
+        ctx.close(Some(why.reason()));
         ctx.stop();
     }
 }
@@ -142,16 +187,28 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for OperatorSession {
     }
 }
 
+/// Who a session is for and how it checks its token is still good.
+pub struct SessionAuth {
+    pub viewer: Viewer,
+    pub token_hash: String,
+    pub still_valid: StillValid,
+    /// How often to ask `still_valid`.
+    pub check_every: Duration,
+}
+
 /// Upgrades an authenticated request to an operator session.
 pub fn start(
     req: &HttpRequest,
     stream: web::Payload,
-    viewer: Viewer,
+    auth: SessionAuth,
     registry: Arc<Registry>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let session = OperatorSession {
         id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
-        viewer,
+        viewer: auth.viewer,
+        token_hash: auth.token_hash,
+        still_valid: auth.still_valid,
+        token_check: auth.check_every.min(TOKEN_CHECK_INTERVAL),
         registry,
         seq: 0,
         last_heard: Instant::now(),

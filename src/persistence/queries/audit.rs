@@ -71,6 +71,7 @@ pub fn ticket_action(reason: Reason) -> Option<&'static str> {
         Reason::Finalized => "ticket.finalized",
         Reason::AutoAssigned => "ticket.auto_assigned",
         Reason::OwnerTimeout => "ticket.owner_timeout",
+        Reason::OwnerDisabled => "ticket.owner_disabled",
         Reason::Opened | Reason::OpenedOutOfHours => return None,
     })
 }

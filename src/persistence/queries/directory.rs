@@ -10,7 +10,7 @@ use crate::domain::visibility::{Role, Viewer};
 use crate::persistence::rows::{ChannelRow, DepartmentRow, LoadOne, OperatorRow, parse, utc};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
-use crate::views::{ChannelView, DepartmentView, Member, OperatorView};
+use crate::views::{ApiKeyView, ChannelView, DepartmentView, Member, OperatorView};
 
 pub fn insert_department(conn: &mut DbConn, d: &DepartmentView) -> Result<(), StoreError> {
     diesel::insert_into(departments::table)
@@ -58,6 +58,7 @@ pub fn update_department(conn: &mut DbConn, d: &DepartmentView) -> Result<usize,
 pub fn members(conn: &mut DbConn) -> Result<HashMap<DepartmentId, Vec<Member>>, StoreError> {
     let rows: Vec<(String, String, String, Option<i32>)> = operator_departments::table
         .inner_join(operators::table)
+        .filter(operators::active.eq(true))
         .order((operator_departments::department_id, operators::id))
         .select((
             operator_departments::department_id,
@@ -80,12 +81,14 @@ pub fn members(conn: &mut DbConn) -> Result<HashMap<DepartmentId, Vec<Member>>, 
     Ok(by_department)
 }
 
-/// Changes an operator's name or personal maximum; `None` leaves a field as it is.
+/// Changes an operator's name, personal maximum or whether the account is active; `None`
+/// leaves a field as it is. Disabling deletes the operator's tokens in the same transaction.
 pub fn update_operator(
     conn: &mut DbConn,
     id: OperatorId,
     name: Option<&str>,
     max_open: Option<Option<u32>>,
+    active: Option<bool>,
 ) -> Result<usize, StoreError> {
     let id = id.to_string();
     let mut n = operators::table.find(&id).count().get_result::<i64>(conn)? as usize;
@@ -98,6 +101,15 @@ pub fn update_operator(
         n = diesel::update(operators::table.find(&id))
             .set(operators::max_open.eq(max_open.map(|m| m.min(i32::MAX as u32) as i32)))
             .execute(conn)?;
+    }
+    if let Some(active) = active {
+        n = diesel::update(operators::table.find(&id))
+            .set(operators::active.eq(active))
+            .execute(conn)?;
+        if !active {
+            diesel::delete(auth_tokens::table.filter(auth_tokens::operator_id.eq(&id)))
+                .execute(conn)?;
+        }
     }
     Ok(n)
 }
@@ -172,6 +184,7 @@ fn operator_view(conn: &mut DbConn, row: OperatorRow) -> Result<OperatorView, St
         role: Role::parse(&row.role)
             .ok_or_else(|| StoreError::Corrupt(format!("role: {:?}", row.role)))?,
         max_open: row.max_open.map(|m| m.max(0) as u32),
+        active: row.active,
         created_at: utc(row.created_at),
     })
 }
@@ -221,9 +234,54 @@ pub fn insert_token(
             auth_tokens::operator_id.eq(operator.to_string()),
             auth_tokens::created_at.eq(now),
             auth_tokens::expires_at.eq(expires_at),
+            auth_tokens::last_used_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Records that a token was used (it expires after an idle time).
+pub fn touch_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(auth_tokens::table.find(token_hash))
+        .set(auth_tokens::last_used_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes every token of an operator but `keep` (a password change keeps the caller's own).
+pub fn delete_tokens_of(
+    conn: &mut DbConn,
+    operator: OperatorId,
+    keep: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        auth_tokens::table
+            .filter(auth_tokens::operator_id.eq(operator.to_string()))
+            .filter(auth_tokens::token_hash.ne(keep)),
+    )
+    .execute(conn)?)
+}
+
+/// An operator's password hash (to check the current password before changing it).
+pub fn password_hash(conn: &mut DbConn, id: OperatorId) -> Result<Option<String>, StoreError> {
+    Ok(operators::table
+        .find(id.to_string())
+        .select(operators::password_hash)
+        .load_one(conn)?)
+}
+
+pub fn set_password_hash(
+    conn: &mut DbConn,
+    id: OperatorId,
+    hash: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(operators::table.find(id.to_string()))
+        .set(operators::password_hash.eq(hash))
+        .execute(conn)?)
 }
 
 /// Revokes a login token.
@@ -232,19 +290,35 @@ pub fn delete_token(conn: &mut DbConn, token_hash: &str) -> Result<(), StoreErro
     Ok(())
 }
 
-/// The operator a still-valid login token belongs to.
+/// A login token as authentication reads it.
+pub struct TokenOwner {
+    pub viewer: Viewer,
+    pub name: String,
+    pub last_used_at: NaiveDateTime,
+}
+
+/// The active operator a login token belongs to, if it has neither expired (`now`) nor been
+/// idle since `idle_since`.
 pub fn viewer_by_token(
     conn: &mut DbConn,
     token_hash: &str,
     now: NaiveDateTime,
-) -> Result<Option<(Viewer, String)>, StoreError> {
-    let row: Option<(String, String, String)> = auth_tokens::table
+    idle_since: NaiveDateTime,
+) -> Result<Option<TokenOwner>, StoreError> {
+    let row: Option<(String, String, String, Option<NaiveDateTime>)> = auth_tokens::table
         .inner_join(operators::table)
         .filter(auth_tokens::token_hash.eq(token_hash))
         .filter(auth_tokens::expires_at.gt(now))
-        .select((operators::id, operators::role, operators::name))
+        .filter(auth_tokens::last_used_at.gt(idle_since))
+        .filter(operators::active.eq(true))
+        .select((
+            operators::id,
+            operators::role,
+            operators::name,
+            auth_tokens::last_used_at,
+        ))
         .load_one(conn)?;
-    let Some((id, role, name)) = row else {
+    let Some((id, role, name, last_used_at)) = row else {
         return Ok(None);
     };
     let viewer = Viewer {
@@ -252,33 +326,108 @@ pub fn viewer_by_token(
         id: parse(&id, "operator id")?,
         role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role: {role:?}")))?,
     };
-    Ok(Some((viewer, name)))
+    Ok(Some(TokenOwner {
+        viewer,
+        name,
+        last_used_at: last_used_at.unwrap_or(now),
+    }))
 }
 
 pub fn insert_api_key(
     conn: &mut DbConn,
-    id: ApiKeyId,
-    name: &str,
+    key: &ApiKeyView,
     key_hash: &str,
-    now: NaiveDateTime,
 ) -> Result<(), StoreError> {
     diesel::insert_into(api_keys::table)
         .values((
-            api_keys::id.eq(id.to_string()),
-            api_keys::name.eq(name),
+            api_keys::id.eq(key.id.to_string()),
+            api_keys::name.eq(&key.name),
             api_keys::key_hash.eq(key_hash),
-            api_keys::created_at.eq(now),
+            api_keys::created_at.eq(key.created_at.naive_utc()),
+            api_keys::channel_ids.eq(key.channel_ids.as_ref().map(to_json)),
         ))
         .execute(conn)?;
     Ok(())
 }
 
-pub fn api_key_by_hash(conn: &mut DbConn, key_hash: &str) -> Result<Option<ApiKeyId>, StoreError> {
-    let id: Option<String> = api_keys::table
+type ApiKeyRow = (
+    String,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
+fn api_key_view(row: ApiKeyRow) -> Result<ApiKeyView, StoreError> {
+    let (id, name, created_at, revoked_at, channel_ids) = row;
+    Ok(ApiKeyView {
+        id: parse(&id, "api key id")?,
+        name,
+        channel_ids: channel_ids
+            .map(|json| {
+                serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("api key channel ids: {e}")))
+            })
+            .transpose()?,
+        created_at: utc(created_at),
+        revoked_at: revoked_at.map(utc),
+    })
+}
+
+const API_KEY_COLUMNS: (
+    api_keys::id,
+    api_keys::name,
+    api_keys::created_at,
+    api_keys::revoked_at,
+    api_keys::channel_ids,
+) = (
+    api_keys::id,
+    api_keys::name,
+    api_keys::created_at,
+    api_keys::revoked_at,
+    api_keys::channel_ids,
+);
+
+/// The key a secret stands for, unless it was revoked.
+pub fn api_key_by_hash(
+    conn: &mut DbConn,
+    key_hash: &str,
+) -> Result<Option<ApiKeyView>, StoreError> {
+    let row: Option<ApiKeyRow> = api_keys::table
         .filter(api_keys::key_hash.eq(key_hash))
-        .select(api_keys::id)
+        .filter(api_keys::revoked_at.is_null())
+        .select(API_KEY_COLUMNS)
         .load_one(conn)?;
-    id.map(|i| parse(&i, "api key id")).transpose()
+    row.map(api_key_view).transpose()
+}
+
+/// Every key, revoked ones included, oldest first.
+pub fn api_keys(conn: &mut DbConn) -> Result<Vec<ApiKeyView>, StoreError> {
+    let rows: Vec<ApiKeyRow> = api_keys::table
+        .order(api_keys::id)
+        .select(API_KEY_COLUMNS)
+        .load(conn)?;
+    rows.into_iter().map(api_key_view).collect()
+}
+
+/// Revokes a key; `None` if there is no such key, its revocation time if there is.
+pub fn revoke_api_key(
+    conn: &mut DbConn,
+    id: ApiKeyId,
+    now: NaiveDateTime,
+) -> Result<Option<ApiKeyView>, StoreError> {
+    diesel::update(
+        api_keys::table
+            .find(id.to_string())
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(now))
+    .execute(conn)?;
+    let row: Option<ApiKeyRow> = api_keys::table
+        .find(id.to_string())
+        .select(API_KEY_COLUMNS)
+        .load_one(conn)?;
+    row.map(api_key_view).transpose()
 }
 
 pub fn insert_channel(
@@ -315,6 +464,34 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// The stored settings of every channel of a kind, by channel id (WhatsApp lines at start-up).
+/// A channel and its stored settings (secrets included, for merging a change).
+pub fn channel_with_settings(
+    conn: &mut DbConn,
+    id: ChannelId,
+) -> Result<Option<(ChannelView, String)>, StoreError> {
+    let row: Option<(ChannelRow, String)> = channels::table
+        .find(id.to_string())
+        .select((ChannelRow::as_select(), channels::settings))
+        .load_one(conn)?;
+    row.map(|(r, settings)| Ok((r.to_view()?, settings)))
+        .transpose()
+}
+
+/// Rewrites a channel's name, department and settings.
+pub fn update_channel(
+    conn: &mut DbConn,
+    c: &ChannelView,
+    settings: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(channels::table.find(c.id.to_string()))
+        .set((
+            channels::name.eq(&c.name),
+            channels::department_id.eq(c.department_id.to_string()),
+            channels::settings.eq(settings),
+        ))
+        .execute(conn)?)
+}
+
 pub fn channel_settings(
     conn: &mut DbConn,
     kind: crate::channels::ChannelKind,

@@ -394,6 +394,21 @@ pub fn open_tickets(conn: &mut DbConn) -> Result<Vec<TicketView>, StoreError> {
     views(conn, rows)
 }
 
+/// The attending and paused tickets an operator owns, oldest first (to release them when the
+/// operator is disabled).
+pub fn owned_by(conn: &mut DbConn, operator: OperatorId) -> Result<Vec<TicketId>, StoreError> {
+    let ids: Vec<String> = tickets::table
+        .filter(tickets::operator_id.eq(operator.to_string()))
+        .filter(tickets::state.eq_any([
+            TicketState::Attending.as_str(),
+            TicketState::Paused.as_str(),
+        ]))
+        .order(tickets::number.asc())
+        .select(tickets::id)
+        .load(conn)?;
+    ids.iter().map(|id| parse(id, "ticket id")).collect()
+}
+
 pub fn messages(
     conn: &mut DbConn,
     ticket_id: TicketId,
