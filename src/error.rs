@@ -32,7 +32,7 @@ impl ApiError {
         Self {
             status,
             code,
-            message: message.into(),
+            message: bounded(message.into()),
             fields: None,
             owner_id: None,
             retry_after: None,
@@ -98,6 +98,17 @@ impl ApiError {
             "internal",
             "an unexpected error occurred; it has been logged",
         )
+    }
+}
+
+/// The longest error message: messages quote the caller's input, and neither the answer nor
+/// the log line of a 4xx may grow with whatever a caller sent.
+const MAX_MESSAGE_CHARS: usize = 300;
+
+fn bounded(message: String) -> String {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => message,
+        Some((end, _)) => format!("{}…", &message[..end]),
     }
 }
 
@@ -187,5 +198,19 @@ impl From<CommandError> for ApiError {
             CommandError::TemplateOffWhatsApp => Self::invalid(message),
             CommandError::UnknownVariable(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_quoting_input_stay_short() {
+        let huge = "x".repeat(200_000);
+        let e = ApiError::invalid(format!("email: {huge:?} is not an e-mail address"));
+        assert_eq!(e.message.chars().count(), MAX_MESSAGE_CHARS + 1);
+        assert!(e.message.ends_with('…'));
+        assert_eq!(ApiError::invalid("short").message, "short");
     }
 }

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::auth::{AdminAuth, OperatorAuth, new_api_key, secret_hash};
+use super::body::Json;
 use super::{AppState, parse_id};
 use crate::actors::department::Status;
 use crate::actors::operator::CloseWhy;
@@ -132,7 +133,7 @@ fn validate_department(
 async fn create_department(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
-    body: web::Json<DepartmentBody>,
+    body: Json<DepartmentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (view, calendar) = validate_department(
         body.into_inner(),
@@ -162,7 +163,7 @@ async fn update_department(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
     id: web::Path<DepartmentId>,
-    body: web::Json<serde_json::Value>,
+    body: Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let entry = state
         .registry
@@ -280,12 +281,12 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 async fn create_operator(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
-    body: web::Json<OperatorBody>,
+    body: Json<OperatorBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let name = required_text(&b.name, "name", 200)?;
     let email = b.email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 320 {
+    if !email_address::EmailAddress::is_valid(&email) || email.len() > 320 {
         return Err(ApiError::invalid(format!(
             "email: {:?} is not an email address",
             b.email
@@ -371,7 +372,7 @@ async fn update_operator(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
     id: web::Path<OperatorId>,
-    body: web::Json<OperatorPatch>,
+    body: Json<OperatorPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let patch = body.into_inner();
@@ -462,7 +463,7 @@ struct ChannelBody {
 async fn create_channel(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
-    body: web::Json<ChannelBody>,
+    body: Json<ChannelBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let name = required_text(&b.name, "name", 200)?;
@@ -535,7 +536,7 @@ async fn update_channel(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
     id: web::Path<ChannelId>,
-    body: web::Json<ChannelPatch>,
+    body: Json<ChannelPatch>,
 ) -> Result<HttpResponse, ApiError> {
     let id = *id;
     let patch = body.into_inner();
@@ -664,7 +665,7 @@ struct ApiKeyBody {
 async fn create_api_key(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
-    body: web::Json<ApiKeyBody>,
+    body: Json<ApiKeyBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = required_text(&body.name, "name", 200)?;

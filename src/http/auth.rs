@@ -17,6 +17,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::AppState;
+use super::body::Json;
 use crate::actors::operator::CloseWhy;
 use crate::domain::ids::{ApiKeyId, ChannelId};
 use crate::domain::visibility::Viewer;
@@ -295,7 +296,7 @@ struct LoginBody {
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginBody>,
+    body: Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginBody { email, password } = body.into_inner();
     let email = email.trim().to_lowercase();
@@ -393,7 +394,7 @@ struct PasswordChange {
 async fn change_password(
     state: web::Data<AppState>,
     OperatorAuth(caller): OperatorAuth,
-    body: web::Json<PasswordChange>,
+    body: Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let PasswordChange {
         password,
@@ -469,7 +470,7 @@ struct SetupBody {
 /// The first run's page creates the first admin with the token the daemon printed.
 async fn setup(
     state: web::Data<AppState>,
-    body: web::Json<SetupBody>,
+    body: Json<SetupBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let expected = state

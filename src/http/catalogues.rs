@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
 use super::auth::{AdminAuth, OperatorAuth};
+use super::body::Json;
 use super::{AppState, parse_id};
 use crate::domain::classification::Classification;
 use crate::domain::ids::{CannedResponseId, CatalogueId, DepartmentId};
@@ -46,7 +47,7 @@ struct EntryBody {
 async fn create(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
-    body: web::Json<EntryBody>,
+    body: Json<EntryBody>,
     catalogue: Catalogue,
 ) -> Result<HttpResponse, ApiError> {
     let name = super::admin::required_text(&body.name, "name", 100)?;
@@ -131,7 +132,7 @@ struct CannedBody {
 async fn create_canned(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
-    body: web::Json<CannedBody>,
+    body: Json<CannedBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let shortcut = super::admin::required_text(&b.shortcut, "shortcut", 50)?;

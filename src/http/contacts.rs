@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::auth::{AdminAuth, Caller, OperatorAuth};
+use super::body::Json;
 use super::pagination::{limit, page};
 use super::tickets::scope;
 use super::{AppState, parse_id};
@@ -127,7 +128,7 @@ async fn update(
     state: web::Data<AppState>,
     auth: OperatorAuth,
     id: web::Path<ContactId>,
-    body: web::Json<Value>,
+    body: Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     let id = *id;
     visible_contact(&state, &auth.0, id).await?;
@@ -275,7 +276,7 @@ async fn add_note(
     state: web::Data<AppState>,
     auth: OperatorAuth,
     id: web::Path<ContactId>,
-    body: web::Json<NoteBody>,
+    body: Json<NoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = *id;
     visible_contact(&state, &auth.0, id).await?;
@@ -331,7 +332,7 @@ struct TagBody {
 async fn create_tag(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
-    body: web::Json<TagBody>,
+    body: Json<TagBody>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let name = super::admin::required_text(&b.name, "name", 100)?;

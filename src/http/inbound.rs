@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::auth::IntegrationAuth;
+use super::body::Json;
 use super::{AppState, ContentBody, validate_phone};
 use crate::actors::department::Inbound;
 use crate::domain::ids::ChannelId;
@@ -32,11 +33,14 @@ struct From {
     name: Option<String>,
 }
 
+/// A contact's name as a channel gives it (WhatsApp profile names are far shorter).
+const MAX_NAME_CHARS: usize = 200;
+
 async fn receive(
     state: web::Data<AppState>,
     IntegrationAuth(key): IntegrationAuth,
     channel_id: web::Path<ChannelId>,
-    body: web::Json<InboundBody>,
+    body: Json<InboundBody>,
 ) -> Result<HttpResponse, ApiError> {
     if let Some(key) = key
         && !key.may_post_to(*channel_id)
@@ -62,6 +66,18 @@ async fn receive(
         .name
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
+    if let Some(name) = &name {
+        if name.chars().count() > MAX_NAME_CHARS {
+            return Err(ApiError::invalid(format!(
+                "from.name: longer than {MAX_NAME_CHARS} characters"
+            )));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(ApiError::invalid(
+                "from.name: must not contain control characters",
+            ));
+        }
+    }
     if let Some(ext) = &external_id
         && (ext.is_empty() || ext.len() > 256)
     {

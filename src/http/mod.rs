@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod auth;
+pub mod body;
 mod catalogues;
 mod console;
 mod contacts;
@@ -55,6 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
             .error_handler(move |e, _| json_error(e, max_body_bytes).into()),
     )
     .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+    .app_data(body::BodyLimit(max_body_bytes))
     .app_data(web::PathConfig::default().error_handler(|e: PathError, _| {
         tracing::debug!(error = %e, "unparsable path");
         ApiError::not_found("resource").into()

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::auth::OperatorAuth;
+use super::body::Json;
 use super::{AppState, pagination};
 use crate::domain::ids::DepartmentId;
 use crate::domain::service_levels::summarize;
@@ -35,7 +36,7 @@ struct StatusBody {
 async fn set_status(
     state: web::Data<AppState>,
     OperatorAuth(caller): OperatorAuth,
-    body: web::Json<StatusBody>,
+    body: Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let away = match body.status.as_str() {
         "online" => false,

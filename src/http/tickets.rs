@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
 use super::auth::{Caller, OperatorAuth};
+use super::body::Json;
 use super::pagination::{limit, page};
 use super::{AppState, ContentBody, parse_id};
 use crate::actors::ticket::{Command, CommandError, CommandOutcome, TicketCommand};
@@ -202,7 +203,7 @@ async fn reply(
     state: web::Data<AppState>,
     auth: OperatorAuth,
     id: web::Path<TicketId>,
-    body: web::Json<ContentBody>,
+    body: Json<ContentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut body = body.into_inner();
     // A location given by its address only: the geocoder's best match is sent.
@@ -249,7 +250,7 @@ async fn transfer(
     state: web::Data<AppState>,
     auth: OperatorAuth,
     id: web::Path<TicketId>,
-    body: web::Json<TransferBody>,
+    body: Json<TransferBody>,
 ) -> Result<HttpResponse, ApiError> {
     let department_id: DepartmentId = parse_id(&body.department_id, "department_id")?;
     let operator_id = body
@@ -296,7 +297,7 @@ async fn classify(
     state: web::Data<AppState>,
     auth: OperatorAuth,
     id: web::Path<TicketId>,
-    body: web::Json<Classification>,
+    body: Json<Classification>,
 ) -> Result<HttpResponse, ApiError> {
     let classification = checked(&state, body.into_inner()).await?;
     let outcome = command(&state, auth.0, *id, TicketCommand::Classify(classification)).await?;

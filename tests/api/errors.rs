@@ -248,3 +248,80 @@ async fn raw_post(app: &TestApp, path: &str, body: &str) -> String {
     drop(writer);
     String::from_utf8_lossy(&response).into_owned()
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_alike_on_every_backend_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let dept = app.open_department("Ventas").await;
+    let channel = app.channel(&dept).await;
+    let inbound = format!("/api/v1/channels/{channel}/messages");
+    for (path, body, field) in [
+        (
+            inbound.as_str(),
+            json!({"from": {"phone": "+5491100000010", "name": "Ana\u{0}"}, "text": "Hola"}),
+            "from.name",
+        ),
+        (
+            inbound.as_str(),
+            json!({"from": {"phone": "+5491100000010"}, "text": "Ho\u{0}la"}),
+            "text",
+        ),
+        ("/api/v1/tags", json!({"name": "vip\u{0}"}), "name"),
+    ] {
+        let (status, err) = app.post(path, &app.admin, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {err}");
+        let message = err["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(field) && message.contains("NUL"),
+            "{err}"
+        );
+    }
+    let (_, tickets) = app.get("/api/v1/tickets", &app.admin).await;
+    assert_eq!(tickets, json!([]), "nothing half-written");
+}
+
+#[tokio::test]
+async fn names_and_emails_are_checked_and_error_messages_stay_short() {
+    let app = spawn_app().await;
+    let dept = app.open_department("Ventas").await;
+    let channel = app.channel(&dept).await;
+    for email in ["@", "ana@", "@example.com", "ana example.com"] {
+        let (status, err) = app
+            .post(
+                "/api/v1/operators",
+                &app.admin,
+                json!({"name": "Ana", "email": email, "password": "password123", "role": "operator", "department_ids": []}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{email}: {err}");
+        assert!(
+            err["message"].as_str().unwrap().starts_with("email"),
+            "{err}"
+        );
+    }
+    let (status, err) = app
+        .post(
+            &format!("/api/v1/channels/{channel}/messages"),
+            &app.admin,
+            json!({"from": {"phone": "+5491100000011", "name": "A".repeat(10_000)}, "text": "Hola"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    assert!(
+        err["message"].as_str().unwrap().starts_with("from.name"),
+        "{err}"
+    );
+    // A long input quoted back is cut short, in the answer as in the log.
+    let (status, err) = app
+        .post(
+            "/api/v1/operators",
+            &app.admin,
+            json!({"name": "Ana", "email": "x".repeat(100_000), "password": "password123", "role": "operator", "department_ids": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        err["message"].as_str().unwrap().chars().count() <= 301,
+        "{err}"
+    );
+}

@@ -278,7 +278,7 @@ impl TestApp {
     pub async fn operator(&self, name: &str, role: &str, departments: &[&str]) -> Operator {
         let email = format!(
             "{}-{}@example.com",
-            name.to_lowercase(),
+            name.to_lowercase().replace(' ', "-"),
             uuid::Uuid::now_v7().simple()
         );
         let (status, body) = self
