@@ -132,6 +132,13 @@ impl DatabaseSettings {
 pub struct HttpSettings {
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// WebSockets one operator may hold open at once; more are refused with `429`.
+    #[serde(default = "default_max_sockets_per_operator")]
+    pub max_sockets_per_operator: usize,
+}
+
+fn default_max_sockets_per_operator() -> usize {
+    16
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,6 +263,9 @@ impl Settings {
                     self.database.sqlite_synchronous
                 ),
             );
+        }
+        if self.http.max_sockets_per_operator == 0 {
+            return invalid("http.max_sockets_per_operator", "must be at least 1");
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");

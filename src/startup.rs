@@ -136,6 +136,7 @@ pub fn build(
         auth_cache: http::auth::AuthCache::new(Duration::from_secs(
             settings.auth.idle_timeout_seconds.into(),
         )),
+        max_sockets_per_operator: settings.http.max_sockets_per_operator,
         login_throttle: http::throttle::LoginThrottle::new(
             std::num::NonZeroU32::new(settings.auth.login_failures)
                 .unwrap_or(std::num::NonZeroU32::MIN),

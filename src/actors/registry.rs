@@ -52,6 +52,26 @@ pub struct Registry {
     /// Operators who said they are away. Presence lives with the connections, so this does
     /// not outlive the process: after a restart everyone who reconnects is online.
     away: Mutex<HashSet<OperatorId>>,
+    /// Open sockets per operator, counted from before the upgrade so a burst cannot overshoot.
+    sockets: Arc<Mutex<HashMap<OperatorId, usize>>>,
+}
+
+/// One socket counted against its operator's limit until dropped (with its session).
+pub struct SocketSlot {
+    operator: OperatorId,
+    counts: Arc<Mutex<HashMap<OperatorId, usize>>>,
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut counts = lock(&self.counts);
+        if let Some(n) = counts.get_mut(&self.operator) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.operator);
+            }
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -75,6 +95,7 @@ impl Registry {
             media_wake: Arc::default(),
             clock: Arc::default(),
             away: Mutex::default(),
+            sockets: Arc::default(),
         })
     }
 
@@ -180,6 +201,20 @@ impl Registry {
                 .filter_map(|d| all.get(d).cloned())
                 .collect()
         }
+    }
+
+    /// A slot for one more socket of `operator`, unless they already hold `limit`.
+    pub fn socket_slot(&self, operator: OperatorId, limit: usize) -> Option<SocketSlot> {
+        let mut counts = lock(&self.sockets);
+        let n = counts.entry(operator).or_default();
+        if *n >= limit {
+            return None;
+        }
+        *n += 1;
+        Some(SocketSlot {
+            operator,
+            counts: self.sockets.clone(),
+        })
     }
 
     pub fn session_started(&self, session: u64, live: LiveSession) {

@@ -42,6 +42,8 @@ pub struct AppState {
     /// A token unused this long stops working.
     pub token_idle: chrono::Duration,
     pub auth_cache: auth::AuthCache,
+    /// Sockets one operator may hold open at once (tabs, devices).
+    pub max_sockets_per_operator: usize,
     /// Failed logins per account and per address.
     pub login_throttle: throttle::LoginThrottle,
     /// The hash of the one-time setup token while no operator exists.
@@ -127,6 +129,19 @@ async fn websocket(
     let caller = auth::operator_by_token(&state, &token)
         .await?
         .ok_or_else(ApiError::unauthorized)?;
+    let slot = state
+        .registry
+        .socket_slot(caller.viewer.id, state.max_sockets_per_operator)
+        .ok_or_else(|| {
+            ApiError::new(
+                actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                "too_many_connections",
+                format!(
+                    "an operator may keep at most {} sockets open; close another tab first",
+                    state.max_sockets_per_operator
+                ),
+            )
+        })?;
     let check = state.clone();
     let still_valid: crate::actors::operator::StillValid = std::rc::Rc::new(move || {
         let state = check.clone();
@@ -141,6 +156,7 @@ async fn websocket(
         token_hash: caller.token_hash,
         still_valid,
         check_every: (state.token_idle / 4).to_std().unwrap_or_default(),
+        slot,
     };
     crate::actors::operator::start(&req, stream, session, state.registry.clone())
 }

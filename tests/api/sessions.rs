@@ -463,3 +463,45 @@ async fn repeated_failed_logins_are_throttled_even_for_the_right_password() {
     // Tokens already issued keep working.
     assert_eq!(me(&app, &ana.token).await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_operator_holds_a_bounded_number_of_sockets() {
+    let app = spawn_app_with(std::sync::Arc::new(TestDb::new()), |s| {
+        s.http.max_sockets_per_operator = 3;
+    })
+    .await;
+    let ventas = app.open_department("Ventas").await;
+    let ana = app.operator("Ana", "operator", &[&ventas]).await;
+    let beto = app.operator("Beto", "operator", &[&ventas]).await;
+    let url = |token: &str| {
+        format!(
+            "{}/api/v1/ws?token={token}",
+            app.base.replace("http://", "ws://")
+        )
+    };
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        let mut ws = app.ws(&ana.token).await;
+        ws.snapshot().await;
+        open.push(ws);
+    }
+    match tokio_tungstenite::connect_async(url(&ana.token)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), 429),
+        other => panic!("a fourth socket must be refused, got {other:?}"),
+    }
+    // Someone else's limit is their own.
+    app.ws(&beto.token).await.snapshot().await;
+    // A closed socket frees its slot.
+    open.pop().unwrap().close().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio_tungstenite::connect_async(url(&ana.token)).await {
+            Ok(_) => break,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "slot never freed: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

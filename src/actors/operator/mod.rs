@@ -17,7 +17,7 @@ use futures_util::future::LocalBoxFuture;
 
 use super::department::{DepartmentActor, Subscribe, Unsubscribe};
 use super::events::{Event, Frame, with_seq};
-use super::registry::{LiveSession, Registry};
+use super::registry::{LiveSession, Registry, SocketSlot};
 use crate::domain::visibility::Viewer;
 use crate::views::TicketView;
 
@@ -73,6 +73,7 @@ pub struct OperatorSession {
     token_hash: String,
     still_valid: StillValid,
     token_check: Duration,
+    _slot: SocketSlot,
     registry: Arc<Registry>,
     /// The `seq` of the last frame sent.
     seq: u64,
@@ -194,6 +195,8 @@ pub struct SessionAuth {
     pub still_valid: StillValid,
     /// How often to ask `still_valid`.
     pub check_every: Duration,
+    /// Counts the socket against the operator's limit while the session lives.
+    pub slot: SocketSlot,
 }
 
 /// Upgrades an authenticated request to an operator session.
@@ -209,6 +212,7 @@ pub fn start(
         token_hash: auth.token_hash,
         still_valid: auth.still_valid,
         token_check: auth.check_every.min(TOKEN_CHECK_INTERVAL),
+        _slot: auth.slot,
         registry,
         seq: 0,
         last_heard: Instant::now(),
