@@ -20,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod geocoder;
 pub mod http;
+pub mod instruments;
 pub mod persistence;
 pub mod startup;
 pub mod telemetry;

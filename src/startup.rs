@@ -122,6 +122,7 @@ pub fn build(
     }
 
     start_channel_workers(settings, &registry, &lines, &files);
+    crate::instruments::handle();
     let state = web::Data::new(AppState {
         registry: registry.clone(),
         store,

@@ -319,6 +319,7 @@ async fn login(
     let operator = match (ok, operator) {
         (true, Some(op)) => op,
         _ => {
+            crate::instruments::login_failed();
             state
                 .login_throttle
                 .failed(&keys)

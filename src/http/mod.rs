@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
         }),
     )
     .route("/healthz", web::get().to(healthz))
+    .route("/metrics", web::get().to(metrics))
     .configure(console::routes)
     .configure(|cfg| whatsapp::webhook::routes(cfg, max_webhook_bytes))
     .service(
@@ -99,6 +100,24 @@ fn json_error(e: JsonPayloadError, limit: usize) -> ApiError {
         JsonPayloadError::Deserialize(e) => ApiError::invalid(format!("body: {e}")),
         other => ApiError::invalid(format!("body: {other}")),
     }
+}
+
+/// `GET /metrics`: Prometheus text format (see `crate::instruments` for what is in it).
+async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    use crate::domain::ticket::TicketState;
+    use crate::persistence::queries::reports;
+    let (counts, pending) = state
+        .store
+        .read(|c| Ok((reports::open_ticket_counts(c)?, reports::outbox_pending(c)?)))
+        .await?;
+    let counts: Vec<(String, &'static str, i64)> = counts
+        .into_iter()
+        .filter_map(|(d, s, n)| Some((d, TicketState::parse(&s)?.as_str(), n)))
+        .collect();
+    crate::instruments::set_open_tickets(&counts, pending);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::instruments::handle().render()))
 }
 
 async fn healthz() -> HttpResponse {

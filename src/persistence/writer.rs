@@ -91,7 +91,9 @@ pub(super) fn writer_loop(
             continue;
         };
         let size = batch.len();
+        let started = std::time::Instant::now();
         let outcome = run_together(c, &mut batch);
+        crate::instruments::committed(size, started.elapsed());
         let mut broken = false;
         let answered: Vec<_> = match outcome {
             Together::Failed if size > 1 => {

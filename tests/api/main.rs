@@ -6,6 +6,7 @@ mod daemon;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod operations;
 mod outage;
 mod races;
 mod recovery;

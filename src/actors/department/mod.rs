@@ -293,6 +293,7 @@ impl Handler<Inbound> for DepartmentActor {
     type Result = ResponseFuture<<Inbound as Message>::Result>;
 
     fn handle(&mut self, msg: Inbound, _: &mut Self::Context) -> Self::Result {
+        let arrived = std::time::Instant::now();
         let now = crate::persistence::now();
         let opening_state = self.queue_now();
         let greeting = routing::greeting(
@@ -349,6 +350,9 @@ impl Handler<Inbound> for DepartmentActor {
                     .write_keyed(key, move |c| inbound::ingest(c, &ingest))
                     .await?;
                 registry.deliver_inbound(&stored);
+                if !stored.duplicate {
+                    crate::instruments::inbound_delivered(arrived);
+                }
                 Ok(stored)
             }
             .instrument(span),

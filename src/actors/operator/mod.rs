@@ -92,6 +92,7 @@ impl Actor for OperatorSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        crate::instruments::socket_opened();
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
                 tracing::info!(operator = %act.viewer.id, "websocket timed out");
@@ -146,6 +147,7 @@ impl Actor for OperatorSession {
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        crate::instruments::socket_closed();
         for dept in &self.departments {
             dept.do_send(Unsubscribe { session: self.id });
         }

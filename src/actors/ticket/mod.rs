@@ -327,6 +327,9 @@ async fn commit(
         .store
         .write_keyed(key, move |c| tickets::record(c, &record))
         .await?;
+    if message.is_some() {
+        crate::instruments::message_out();
+    }
     if let Some(change) = change {
         tracing::info!(
             ticket = %ticket.id,

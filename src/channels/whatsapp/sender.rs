@@ -143,12 +143,14 @@ impl Sender {
             Outcome::Retry { reason, .. } => {
                 let error = refuse(&format!("gave up after {attempts} attempts: {reason}"));
                 tracing::warn!(message = %id, attempts, %reason, "WhatsApp send abandoned");
+                crate::instruments::send_failed();
                 store
                     .write_keyed(key, move |c| outbox::refused(c, id, &error))
                     .await?
             }
             Outcome::Refused(error) => {
                 tracing::warn!(message = %id, code = error.code, title = %error.title, "WhatsApp refused a message");
+                crate::instruments::send_failed();
                 store
                     .write_keyed(key, move |c| outbox::refused(c, id, &error))
                     .await?

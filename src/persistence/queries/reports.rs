@@ -7,7 +7,7 @@ use crate::domain::classification::Classification;
 use crate::domain::ids::DepartmentId;
 use crate::domain::service_levels::TicketFacts;
 use crate::persistence::rows::{json, parse, utc};
-use crate::persistence::schema::{operators, tickets};
+use crate::persistence::schema::{operators, outbox, tickets};
 use crate::persistence::{DbConn, StoreError};
 
 type Row = (
@@ -57,4 +57,22 @@ pub fn ticket_facts(
             })
         })
         .collect()
+}
+
+/// Tickets not closed, by department and state (the `/metrics` gauges).
+pub fn open_ticket_counts(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(tickets::table
+        .filter(crate::persistence::rows::TicketIsOpen)
+        .group_by((tickets::department_id, tickets::state))
+        .select((
+            tickets::department_id,
+            tickets::state,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?)
+}
+
+/// Sends waiting in the outbox.
+pub fn outbox_pending(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(outbox::table.count().get_result(conn)?)
 }
