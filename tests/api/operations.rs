@@ -89,3 +89,194 @@ async fn metrics_follow_tickets_messages_sockets_and_commits() {
     assert_eq!(sample(&text, &attending), Some(0.0), "{text}");
     assert_eq!(sample(&text, &waiting), Some(1.0), "{text}");
 }
+
+/// Runs the binary with `args` and the given environment; its exit status, stdout, stderr.
+fn run_binary(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    cmd.args(args).env_remove("DATABASE_URL");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_check_validates_names_the_wrong_key_and_masks_the_database_password() {
+    let config = config_path();
+    let config = config.to_str().unwrap();
+    let (ok, out, err) = run_binary(
+        &["config", "check", "--config", config],
+        &[(
+            "DATABASE_URL",
+            "postgres://app:pg-secret-pw@db.internal:5432/switchboard",
+        )],
+    );
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("configuration OK") && out.contains("db.internal"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("pg-secret-pw") && !err.contains("pg-secret-pw"),
+        "{out}{err}"
+    );
+
+    // The shipped production example stays valid.
+    let production = config_path().with_file_name("production.toml");
+    let (ok, out, err) = run_binary(
+        &["config", "check", "--config", production.to_str().unwrap()],
+        &[],
+    );
+    assert!(ok && out.contains("postgres://"), "{out}{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let text = std::fs::read_to_string(config_path()).unwrap().replace(
+        "max_sockets_per_operator = 16",
+        "max_sockets_per_operator = 0",
+    );
+    std::fs::write(&bad, text).unwrap();
+    let (ok, out, err) = run_binary(&["config", "check", "--config", bad.to_str().unwrap()], &[]);
+    assert!(!ok, "{out}");
+    assert!(err.contains("http.max_sockets_per_operator"), "{err}");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_and_never_carry_secrets() {
+    let db = TestDb::new();
+    // Trust authentication ignores the password, so a PostgreSQL URL can carry one to look for.
+    let url = db.url.replacen(
+        "postgres://postgres@",
+        "postgres://postgres:pg-secret-pw@",
+        1,
+    );
+    let media = tempfile::tempdir().unwrap();
+    let logs = tempfile::NamedTempFile::new().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "--log-format",
+            "json",
+            "serve",
+            "--config",
+            config_path().to_str().unwrap(),
+        ])
+        .env("DATABASE_URL", &url)
+        .env("SWITCHBOARD_MEDIA_DIR", media.path())
+        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SWITCHBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("RUST_LOG", "debug")
+        .stdout(logs.reopen().unwrap())
+        .stderr(logs.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !matches!(client.get(format!("{base}/healthz")).send().await, Ok(r) if r.status() == 200)
+    {
+        assert!(std::time::Instant::now() < deadline, "daemon never healthy");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut req = client.post(format!("{base}{path}")).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let login: serde_json::Value = post(
+        "/api/v1/auth/login",
+        None,
+        json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let wrong = post(
+        "/api/v1/auth/login",
+        None,
+        json!({"email": ADMIN_EMAIL, "password": "a-wrong-password-guess"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let key: serde_json::Value = post("/api/v1/api-keys", Some(&token), json!({"name": "crm"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["key"].as_str().unwrap().to_owned();
+    let dept: serde_json::Value = post(
+        "/api/v1/departments",
+        Some(&token),
+        json!({"name": "Ventas", "timezone": "UTC", "business_hours": always_open()}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let channel = post(
+        "/api/v1/channels",
+        Some(&token),
+        json!({"name": "WA", "kind": "whatsapp", "department_id": dept["id"], "whatsapp": {
+            "phone_number_id": "1234567890", "access_token": "wa-access-token-secret",
+            "app_secret": "wa-app-secret", "verify_token": "wa-verify-token-secret"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(channel.status(), 201);
+    // A secret in a request that fails is not echoed either.
+    let (status, _) = (
+        post("/api/v1/api-keys", Some(&key), json!({"name": "x"}))
+            .await
+            .unwrap()
+            .status(),
+        (),
+    );
+    assert_eq!(status, 403);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+
+    let text = std::fs::read_to_string(logs.path()).unwrap();
+    assert!(text.lines().count() > 5, "{text}");
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string(),
+            "{line}"
+        );
+    }
+    for secret in [
+        ADMIN_PASSWORD,
+        "a-wrong-password-guess",
+        token.as_str(),
+        &token[4..24],
+        key.as_str(),
+        &key[4..24],
+        "wa-access-token-secret",
+        "wa-app-secret",
+        "wa-verify-token-secret",
+        "pg-secret-pw",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} reached the log");
+    }
+}
