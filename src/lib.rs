@@ -13,6 +13,7 @@
 //! - [`config`], [`telemetry`], [`startup`], [`error`]: the daemon's plumbing.
 
 pub mod actors;
+pub mod admin_cli;
 pub mod channels;
 pub mod clock;
 pub mod config;

@@ -30,6 +30,11 @@ struct Cli {
 enum Cmd {
     /// Run the daemon (the default).
     Serve,
+    /// Administration on the daemon's database (operators, departments, channels, keys).
+    Admin {
+        #[command(subcommand)]
+        command: switchboard::admin_cli::AdminCmd,
+    },
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -55,6 +60,10 @@ fn main() -> anyhow::Result<()> {
                 .with_context(|| format!("cannot listen on {}", settings.listen))?;
             let prepared = startup::prepare(&settings)?;
             actix_web::rt::System::new().block_on(serve(settings, prepared, listener))
+        }
+        Cmd::Admin { command } => {
+            let store = switchboard::persistence::Store::open(&settings.store_options())?;
+            switchboard::admin_cli::run(&store, command, &mut std::io::stdin().lock())
         }
         Cmd::Config {
             command: ConfigCmd::Check,

@@ -18,8 +18,10 @@ pub fn init() {
 
 pub fn init_with(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Standard error, so that what a command prints (`config check`, `admin`) stays parsable.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_target(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

@@ -280,3 +280,178 @@ async fn json_logs_are_one_object_per_line_and_never_carry_secrets() {
         assert!(!text.contains(secret), "{secret:?} reached the log");
     }
 }
+
+/// `switchboard admin …` on the test database, with `stdin` as its standard input.
+fn admin(db: &TestDb, args: &[&str], stdin: &str) -> (bool, serde_json::Value, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("admin")
+        .args(args)
+        .args(["--config", config_path().to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let value = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (
+        out.status.success(),
+        value,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_admin_command_line_manages_operators_and_keys_on_the_daemons_database() {
+    let db = std::sync::Arc::new(TestDb::new());
+    let app = spawn_app_on(db.clone()).await;
+    let ventas = app.open_department("Ventas").await;
+    let channel = app.channel(&ventas).await;
+
+    let (ok, created, err) = admin(
+        &db,
+        &[
+            "operators",
+            "create",
+            "--name",
+            "Root",
+            "--email",
+            "Root@Example.com",
+            "--role",
+            "admin",
+            "--department",
+            &ventas,
+        ],
+        "a strong first password\n",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(created["email"], "root@example.com");
+    assert_eq!(created["department_ids"], json!([ventas]));
+    let token = app
+        .login("root@example.com", "a strong first password")
+        .await;
+    assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::OK);
+    // Refused, naming what is wrong, and nothing written.
+    let (ok, _, err) = admin(
+        &db,
+        &[
+            "operators",
+            "create",
+            "--name",
+            "X",
+            "--email",
+            "x@example.com",
+        ],
+        "short\n",
+    );
+    assert!(!ok && err.contains("password"), "{err}");
+    let (ok, _, err) = admin(
+        &db,
+        &[
+            "operators",
+            "create",
+            "--name",
+            "X",
+            "--email",
+            "@",
+            "--role",
+            "admin",
+        ],
+        "long enough password\n",
+    );
+    assert!(!ok && err.contains("--email"), "{err}");
+    let (_, listed, _) = admin(&db, &["operators", "list"], "");
+    assert!(!listed.to_string().contains("x@example.com"), "{listed}");
+
+    let (ok, reset, err) = admin(
+        &db,
+        &["operators", "reset-password", "--email", "root@example.com"],
+        "a new strong password\n",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(reset["tokens_revoked"], 1);
+    let login = |password: &'static str| {
+        app.request(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "root@example.com", "password": password})),
+        )
+    };
+    assert_eq!(
+        login("a strong first password").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    app.login("root@example.com", "a new strong password").await;
+    let (ok, disabled, err) = admin(
+        &db,
+        &["operators", "disable", "--email", "root@example.com"],
+        "",
+    );
+    assert!(ok, "{err}");
+    assert_eq!(disabled["active"], false);
+    assert_eq!(
+        login("a new strong password").await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let (ok, key, err) = admin(
+        &db,
+        &["keys", "create", "--name", "crm", "--channel", &channel],
+        "",
+    );
+    assert!(ok, "{err}");
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let id = key["id"].as_str().unwrap().to_owned();
+    let (_, keys, _) = admin(&db, &["keys", "list"], "");
+    assert!(!keys.to_string().contains(&secret), "{keys}");
+    let (ok, _, err) = admin(&db, &["keys", "revoke", &id], "");
+    assert!(ok, "{err}");
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/channels/{channel}/messages"),
+            &secret,
+            json!({"from": {"phone": "+5491100000030"}, "text": "Hola"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (ok, _, err) = admin(
+        &db,
+        &["keys", "revoke", &uuid::Uuid::now_v7().to_string()],
+        "",
+    );
+    assert!(!ok && err.contains("no API key"), "{err}");
+    let (ok, departments, _) = admin(&db, &["departments"], "");
+    assert!(ok && departments[0]["name"] == "Ventas", "{departments}");
+
+    let (_, audit) = app.get("/api/v1/audit", &app.admin).await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"]["name"] == "switchboard admin")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "operator.created",
+        "operator.password_reset",
+        "operator.updated",
+        "api_key.created",
+        "api_key.revoked",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action} not audited: {actions:?}"
+        );
+    }
+}
