@@ -57,6 +57,17 @@ pub fn handle() -> &'static PrometheusHandle {
             .expect("bucket lists are not empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
+        // Histograms keep their samples until drained: without this they would grow between
+        // scrapes (or forever, with nobody scraping).
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                }
+            });
         // Another recorder (a test's) already installed: keep recording into ours unseen.
         let _ = metrics::set_global_recorder(recorder);
         describe();

@@ -63,17 +63,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
 
 /// Deserialises a JSON body, naming the offending field, and refuses `\u0000` in any string.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            ApiError::invalid(format!("body: {}", e.inner()))
-        } else {
-            ApiError::invalid(format!("body: {path}: {}", e.inner()))
-        }
-    })?;
-    de.end()
-        .map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+    // The plain parse first; only a refused body is parsed again to name the field.
+    let value = match serde_json::from_slice(bytes) {
+        Ok(value) => value,
+        Err(plain) => return Err(explain::<T>(bytes, plain)),
+    };
     // NUL can only be written `\u0000` in JSON; most bodies never contain it.
     if memchr::memmem::find(bytes, b"\\u0000").is_some() {
         let tree: Value = serde_json::from_slice(bytes).map_err(|_| ApiError::internal())?;
@@ -84,6 +78,17 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     }
     Ok(value)
+}
+
+/// The error of a body that failed to parse, naming the field where it went wrong.
+fn explain<T: DeserializeOwned>(bytes: &[u8], plain: serde_json::Error) -> ApiError {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Err(e) if e.path().to_string() != "." => {
+            ApiError::invalid(format!("body: {}: {}", e.path(), e.inner()))
+        }
+        _ => ApiError::invalid(format!("body: {plain}")),
+    }
 }
 
 /// Where in `value` a string (or a key) holds NUL, as `field.sub[2]`; `None` if nowhere.
