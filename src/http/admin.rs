@@ -1,25 +1,24 @@
-//! Admin resources: departments, operators, channels and integration API keys. Any operator
+//! Admin resources: departments and operators (channels and API keys have their own modules). Any operator
 //! may read departments and operators (the console needs them to transfer); only admins create.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::auth::{AdminAuth, OperatorAuth, new_api_key, secret_hash};
+use super::auth::{AdminAuth, OperatorAuth};
 use super::body::Json;
 use super::{AppState, parse_id};
 use crate::actors::department::Status;
 use crate::actors::operator::CloseWhy;
-use crate::channels::{ChannelKind, whatsapp};
 use crate::domain::calendar::{Calendar, WeeklyHoursSpec};
 use crate::domain::classification;
-use crate::domain::ids::{ApiKeyId, ChannelId, DepartmentId, OperatorId};
+use crate::domain::ids::{DepartmentId, OperatorId};
 use crate::domain::routing::{Assignment, RoutingSettings};
 use crate::domain::visibility::Role;
 use crate::error::ApiError;
 use crate::persistence::StoreError;
 use crate::persistence::queries::audit::{self, AuditActor};
-use crate::persistence::queries::directory::{self, NewOperator, to_json};
-use crate::views::{ApiKeyView, ChannelView, DepartmentView};
+use crate::persistence::queries::directory::{self, NewOperator};
+use crate::views::DepartmentView;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/departments", web::post().to(create_department))
@@ -29,13 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/departments/{id}/status", web::get().to(department_status))
         .route("/operators", web::post().to(create_operator))
         .route("/operators", web::get().to(list_operators))
-        .route("/operators/{id}", web::patch().to(update_operator))
-        .route("/channels", web::post().to(create_channel))
-        .route("/channels", web::get().to(list_channels))
-        .route("/channels/{id}", web::patch().to(update_channel))
-        .route("/api-keys", web::post().to(create_api_key))
-        .route("/api-keys", web::get().to(list_api_keys))
-        .route("/api-keys/{id}", web::delete().to(revoke_api_key));
+        .route("/operators/{id}", web::patch().to(update_operator));
 }
 
 pub(crate) fn already_exists(e: StoreError, what: &str) -> ApiError {
@@ -448,294 +441,4 @@ async fn list_operators(
 ) -> Result<HttpResponse, ApiError> {
     let all = state.store.read(directory::operators).await?;
     Ok(HttpResponse::Ok().json(all))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChannelBody {
-    name: String,
-    kind: String,
-    department_id: String,
-    /// Kept (secrets included) in the channel's settings; secrets are never returned.
-    whatsapp: Option<whatsapp::Settings>,
-}
-
-async fn create_channel(
-    state: web::Data<AppState>,
-    AdminAuth(caller): AdminAuth,
-    body: Json<ChannelBody>,
-) -> Result<HttpResponse, ApiError> {
-    let b = body.into_inner();
-    let name = required_text(&b.name, "name", 200)?;
-    let department_id: DepartmentId = parse_id(&b.department_id, "department_id")?;
-    if state.registry.department(department_id).is_none() {
-        return Err(ApiError::invalid(format!(
-            "department_id: no department {department_id}"
-        )));
-    }
-    let kind = ChannelKind::parse(&b.kind).ok_or_else(|| {
-        ApiError::invalid(format!("kind: {:?} is not one of api, whatsapp", b.kind))
-    })?;
-    let line = match (kind, b.whatsapp) {
-        (ChannelKind::Api, None) => None,
-        (ChannelKind::Api, Some(_)) => {
-            return Err(ApiError::invalid("whatsapp: only for kind \"whatsapp\""));
-        }
-        (ChannelKind::Whatsapp, Some(w)) => Some(validate_whatsapp(w)?),
-        (ChannelKind::Whatsapp, None) => {
-            return Err(ApiError::invalid(
-                "whatsapp: required for kind \"whatsapp\"",
-            ));
-        }
-    };
-    let settings = line.as_ref().map_or_else(|| "{}".to_owned(), to_json);
-    let view = ChannelView {
-        id: ChannelId::new(),
-        name,
-        kind,
-        department_id,
-        created_at: crate::persistence::now(),
-    };
-    let stored = view.clone();
-    state
-        .store
-        .write(move |c| {
-            directory::insert_channel(c, &stored, &settings)?;
-            audited(
-                c,
-                &caller,
-                "channel.created",
-                Some(stored.department_id),
-                &stored,
-            )
-        })
-        .await?;
-    if let Some(settings) = line {
-        state.lines.add(whatsapp::Line {
-            channel_id: view.id,
-            settings,
-        });
-    }
-    state.registry.add_channel(view.clone());
-    tracing::info!(channel = %view.id, kind = %view.kind, "channel created");
-    Ok(HttpResponse::Created().json(view))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChannelPatch {
-    name: Option<String>,
-    department_id: Option<String>,
-    /// WhatsApp settings to change; the ones left out (secrets included) stay as they are.
-    whatsapp: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// `PATCH /channels/{id}`: a new name, department (new conversations go there; open ones
-/// stay where they are) or WhatsApp settings (a rotated access token, say).
-async fn update_channel(
-    state: web::Data<AppState>,
-    AdminAuth(caller): AdminAuth,
-    id: web::Path<ChannelId>,
-    body: Json<ChannelPatch>,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    let patch = body.into_inner();
-    let (mut view, settings) = state
-        .store
-        .read(move |c| directory::channel_with_settings(c, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found("channel"))?;
-    if let Some(name) = &patch.name {
-        view.name = required_text(name, "name", 200)?;
-    }
-    if let Some(department) = &patch.department_id {
-        view.department_id = parse_id(department, "department_id")?;
-        if state.registry.department(view.department_id).is_none() {
-            return Err(ApiError::invalid(format!(
-                "department_id: no department {}",
-                view.department_id
-            )));
-        }
-    }
-    // The audit log names the WhatsApp settings changed, never their values.
-    let whatsapp_fields: Vec<String> = patch
-        .whatsapp
-        .as_ref()
-        .map(|w| w.keys().cloned().collect())
-        .unwrap_or_default();
-    let line = match (view.kind, patch.whatsapp) {
-        (ChannelKind::Api, Some(_)) => {
-            return Err(ApiError::invalid("whatsapp: only for kind \"whatsapp\""));
-        }
-        (ChannelKind::Api, None) => None,
-        (ChannelKind::Whatsapp, changes) => {
-            let mut merged: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&settings).map_err(|_| ApiError::internal())?;
-            merged.extend(changes.unwrap_or_default());
-            let w = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
-                .map_err(|e| ApiError::invalid(format!("whatsapp.{}: {}", e.path(), e.inner())))?;
-            Some(validate_whatsapp(w)?)
-        }
-    };
-    let settings = line.as_ref().map_or_else(|| "{}".to_owned(), to_json);
-    let stored = view.clone();
-    state
-        .store
-        .write(move |c| {
-            directory::update_channel(c, &stored, &settings)?;
-            let details = serde_json::json!({
-                "channel": stored,
-                "whatsapp_fields": whatsapp_fields,
-            });
-            audited(
-                c,
-                &caller,
-                "channel.updated",
-                Some(stored.department_id),
-                &details,
-            )
-        })
-        .await?;
-    if let Some(settings) = line {
-        state.lines.add(whatsapp::Line {
-            channel_id: view.id,
-            settings,
-        });
-    }
-    state.registry.add_channel(view.clone());
-    tracing::info!(channel = %view.id, "channel updated");
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// Every WhatsApp setting present and sane; names the field that is not.
-fn validate_whatsapp(w: whatsapp::Settings) -> Result<whatsapp::Settings, ApiError> {
-    use secrecy::ExposeSecret;
-    let phone_number_id = w.phone_number_id.trim();
-    if phone_number_id.is_empty()
-        || phone_number_id.len() > 64
-        || !phone_number_id.bytes().all(|b| b.is_ascii_digit())
-    {
-        return Err(ApiError::invalid(
-            "whatsapp.phone_number_id: must be the digits Meta gives the number",
-        ));
-    }
-    for (field, secret) in [
-        ("whatsapp.access_token", &w.access_token),
-        ("whatsapp.app_secret", &w.app_secret),
-        ("whatsapp.verify_token", &w.verify_token),
-    ] {
-        required_text(secret.expose_secret(), field, 4096)?;
-    }
-    let base = w.api_base_url.trim().trim_end_matches('/');
-    if !(base.starts_with("https://") || base.starts_with("http://")) || base.len() > 2048 {
-        return Err(ApiError::invalid(
-            "whatsapp.api_base_url: must be an http(s) URL",
-        ));
-    }
-    let version = w.api_version.trim();
-    if !(version.starts_with('v') && version.len() <= 16 && version[1..].parse::<f64>().is_ok()) {
-        return Err(ApiError::invalid(
-            "whatsapp.api_version: must look like v24.0",
-        ));
-    }
-    Ok(whatsapp::Settings {
-        phone_number_id: phone_number_id.to_owned(),
-        api_base_url: base.to_owned(),
-        api_version: version.to_owned(),
-        ..w
-    })
-}
-
-async fn list_channels(
-    state: web::Data<AppState>,
-    _: OperatorAuth,
-) -> Result<HttpResponse, ApiError> {
-    let all = state.store.read(directory::channels).await?;
-    Ok(HttpResponse::Ok().json(all))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ApiKeyBody {
-    name: String,
-    /// The channels the key may post to; absent or null: every channel.
-    channel_ids: Option<Vec<String>>,
-}
-
-async fn create_api_key(
-    state: web::Data<AppState>,
-    AdminAuth(caller): AdminAuth,
-    body: Json<ApiKeyBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let name = required_text(&body.name, "name", 200)?;
-    let channel_ids = body
-        .channel_ids
-        .map(|ids| {
-            ids.iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    let field = format!("channel_ids[{i}]");
-                    let id: ChannelId = parse_id(id, &field)?;
-                    match state.registry.channel(id) {
-                        Some(_) => Ok(id),
-                        None => Err(ApiError::invalid(format!("{field}: no channel {id}"))),
-                    }
-                })
-                .collect::<Result<Vec<_>, ApiError>>()
-        })
-        .transpose()?;
-    let key = new_api_key();
-    let hash = secret_hash(&key);
-    let view = ApiKeyView {
-        id: ApiKeyId::new(),
-        name,
-        channel_ids,
-        created_at: crate::persistence::now(),
-        revoked_at: None,
-    };
-    let stored = view.clone();
-    state
-        .store
-        .write(move |c| {
-            directory::insert_api_key(c, &stored, &hash)?;
-            audited(c, &caller, "api_key.created", None, &stored)
-        })
-        .await?;
-    tracing::info!(api_key = %view.id, "api key created");
-    let mut answer = serde_json::to_value(&view).unwrap_or_default();
-    answer["key"] = serde_json::Value::String(key);
-    Ok(HttpResponse::Created().json(answer))
-}
-
-/// `GET /api-keys`: every key with its name, scope and state; never the secret.
-async fn list_api_keys(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpResponse, ApiError> {
-    let all = state.store.read(directory::api_keys).await?;
-    Ok(HttpResponse::Ok().json(all))
-}
-
-/// `DELETE /api-keys/{id}`: the key stops working at once (`204`; again: `204`).
-async fn revoke_api_key(
-    state: web::Data<AppState>,
-    AdminAuth(caller): AdminAuth,
-    id: web::Path<ApiKeyId>,
-) -> Result<HttpResponse, ApiError> {
-    let id = *id;
-    let now = crate::persistence::now().naive_utc();
-    state
-        .store
-        .write(move |c| {
-            let Some(key) = directory::revoke_api_key(c, id, now)? else {
-                return Ok(None);
-            };
-            audited(c, &caller, "api_key.revoked", None, &key)?;
-            Ok(Some(key))
-        })
-        .await?
-        .ok_or_else(|| ApiError::not_found("api key"))?;
-    state
-        .auth_cache
-        .forget_where(|_, p| matches!(p, super::auth::Principal::Integration(k) if k.id == id));
-    tracing::info!(api_key = %id, "api key revoked");
-    Ok(HttpResponse::NoContent().finish())
 }

@@ -2,9 +2,11 @@
 //! hand the work to the actors or the store; none of them holds business rules of its own.
 
 mod admin;
+mod api_keys;
 pub mod auth;
 pub mod body;
 mod catalogues;
+mod channels;
 mod console;
 mod contacts;
 mod inbound;
@@ -76,6 +78,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
         web::scope("/api/v1")
             .configure(auth::routes)
             .configure(admin::routes)
+            .configure(channels::routes)
+            .configure(api_keys::routes)
             .configure(inbound::routes)
             .configure(tickets::routes)
             .configure(media::routes)
