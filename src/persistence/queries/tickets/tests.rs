@@ -1,0 +1,156 @@
+//! Tests of `tickets`, kept apart so the module reads as what it decides.
+
+use super::*;
+use crate::domain::visibility::{Placement, can_see};
+use crate::persistence::queries::{directory, inbound};
+use crate::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
+use crate::views::{ChannelView, DepartmentView};
+
+/// The SQL filter and `can_see` agree on every ticket state, department and owner, for
+/// every role, membership and identity: visibility is written twice, so this holds them
+/// together.
+#[test]
+fn the_list_filter_agrees_with_can_see_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreOptions {
+        url: dir.path().join("t.sqlite3").display().to_string(),
+        read_pool_size: 1,
+        max_batch: 1,
+        sqlite_synchronous: "off".into(),
+        busy_timeout: std::time::Duration::from_secs(5),
+        writers: 1,
+        wal_restart_frames: WAL_RESTART_FRAMES,
+    })
+    .unwrap();
+    let now = crate::persistence::now();
+    let departments: Vec<DepartmentId> = (0..2).map(|_| DepartmentId::new()).collect();
+    let operators: Vec<OperatorId> = (0..3).map(|_| OperatorId::new()).collect();
+    let placements = store
+        .read_blocking(|c| {
+            let mut channels = Vec::new();
+            for (i, d) in departments.iter().enumerate() {
+                let view = DepartmentView {
+                    id: *d,
+                    name: format!("D{i}"),
+                    timezone: "UTC".into(),
+                    business_hours: Default::default(),
+                    holidays: vec![],
+                    out_of_hours_message: None,
+                    required_fields: vec![],
+                    created_at: now,
+                    routing: Default::default(),
+                };
+                directory::insert_department(c, &view)?;
+                let channel = ChannelView {
+                    id: ChannelId::new(),
+                    name: format!("C{i}"),
+                    kind: crate::channels::ChannelKind::Api,
+                    department_id: *d,
+                    created_at: now,
+                };
+                directory::insert_channel(c, &channel, "{}")?;
+                channels.push(channel);
+            }
+            for (i, o) in operators.iter().enumerate() {
+                directory::insert_operator(
+                    c,
+                    &directory::NewOperator {
+                        id: *o,
+                        name: &format!("O{i}"),
+                        email: &format!("o{i}@example.com"),
+                        password_hash: "x",
+                        role: Role::Operator,
+                        department_ids: &[],
+                        created_at: now.naive_utc(),
+                    },
+                )?;
+            }
+            // Every state × department × owner (none, or one of the first two), where it can be.
+            let mut placements = Vec::new();
+            let mut n = 0;
+            for state in TicketState::ALL {
+                for (d, channel) in departments.iter().zip(&channels) {
+                    for owner in [None, Some(operators[0]), Some(operators[1])] {
+                        // Only placements that can exist: queued tickets have no owner,
+                        // owned ones have one, closed ones remember one or none.
+                        if (state.is_queued() && owner.is_some())
+                            || (state.is_owned() && owner.is_none())
+                        {
+                            continue;
+                        }
+                        n += 1;
+                        let stored = inbound::ingest(
+                            c,
+                            &inbound::Ingest {
+                                channel_id: channel.id,
+                                channel_name: channel.name.clone(),
+                                department_id: *d,
+                                department_name: String::new(),
+                                external_id: None,
+                                phone: format!("+54{n}"),
+                                name: None,
+                                content: Content::Text("hola".into()),
+                                context: Default::default(),
+                                sent_at: None,
+                                sends_out: false,
+                                opening_state: TicketState::Waiting,
+                                greeting: None,
+                                now: now.naive_utc(),
+                            },
+                        )?;
+                        diesel::update(tickets::table.find(stored.ticket.id.to_string()))
+                            .set((
+                                tickets::state.eq(state.as_str()),
+                                tickets::operator_id.eq(owner.map(|o| o.to_string())),
+                            ))
+                            .execute(c)?;
+                        placements.push((
+                            stored.ticket.id,
+                            Placement {
+                                state,
+                                department_id: *d,
+                                operator_id: owner,
+                            },
+                        ));
+                    }
+                }
+            }
+            Ok(placements)
+        })
+        .unwrap();
+    let memberships = [
+        vec![],
+        vec![departments[0]],
+        vec![departments[1]],
+        departments.clone(),
+    ];
+    for role in [Role::Admin, Role::Supervisor, Role::Operator] {
+        for member_of in &memberships {
+            for id in &operators {
+                let viewer = Viewer {
+                    id: *id,
+                    role,
+                    departments: member_of.clone(),
+                };
+                let filter = TicketFilter {
+                    visible_to: Scope::of(&viewer),
+                    limit: 1000,
+                    ..TicketFilter::default()
+                };
+                let listed: Vec<TicketId> = store
+                    .read_blocking(|c| tickets(c, &filter))
+                    .unwrap()
+                    .into_iter()
+                    .map(|t| t.id)
+                    .collect();
+                for (ticket, at) in &placements {
+                    assert_eq!(
+                        listed.contains(ticket),
+                        can_see(&viewer, at),
+                        "{viewer:?} at {at:?}"
+                    );
+                }
+            }
+        }
+    }
+}
