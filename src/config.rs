@@ -135,10 +135,26 @@ pub struct HttpSettings {
     /// WebSockets one operator may hold open at once; more are refused with `429`.
     #[serde(default = "default_max_sockets_per_operator")]
     pub max_sockets_per_operator: usize,
+    /// Bytes of events one WebSocket may have queued and unsent; past it the socket is closed
+    /// (1008) and its client reconnects to a fresh snapshot.
+    #[serde(default = "default_socket_backlog_bytes")]
+    pub socket_backlog_bytes: usize,
+    /// A connection whose peer leaves sent data unacknowledged this long (a client that stopped
+    /// reading, or vanished) is dropped by the kernel (TCP_USER_TIMEOUT).
+    #[serde(default = "default_stalled_peer_seconds")]
+    pub stalled_peer_seconds: u32,
 }
 
 fn default_max_sockets_per_operator() -> usize {
-    16
+    20
+}
+
+fn default_socket_backlog_bytes() -> usize {
+    4 * 1024 * 1024
+}
+
+fn default_stalled_peer_seconds() -> u32 {
+    60
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -266,6 +282,12 @@ impl Settings {
         }
         if self.http.max_sockets_per_operator == 0 {
             return invalid("http.max_sockets_per_operator", "must be at least 1");
+        }
+        if self.http.socket_backlog_bytes < 64 * 1024 {
+            return invalid("http.socket_backlog_bytes", "must be at least 65536");
+        }
+        if self.http.stalled_peer_seconds == 0 {
+            return invalid("http.stalled_peer_seconds", "must be at least 1");
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");

@@ -20,6 +20,8 @@ pub const OUTBOX_PENDING: &str = "switchboard_outbox_pending";
 pub const INBOUND_TO_EVENT: &str = "switchboard_inbound_to_event_seconds";
 /// Open operator WebSockets.
 pub const SOCKETS: &str = "switchboard_websockets";
+/// WebSockets closed because their client fell behind.
+pub const SLOW_SOCKETS: &str = "switchboard_websockets_too_slow_total";
 /// Writes grouped into one transaction, and the transaction's time.
 pub const COMMIT_BATCH: &str = "switchboard_commit_batch_size";
 pub const COMMIT_SECONDS: &str = "switchboard_commit_seconds";
@@ -86,6 +88,10 @@ fn describe() {
         "From an inbound message reaching its department to its operator event"
     );
     metrics::describe_gauge!(SOCKETS, "Open operator WebSockets");
+    metrics::describe_counter!(
+        SLOW_SOCKETS,
+        "WebSockets closed because their client did not read events fast enough"
+    );
     metrics::describe_histogram!(COMMIT_BATCH, "Writes grouped into one transaction");
     metrics::describe_histogram!(
         COMMIT_SECONDS,
@@ -115,6 +121,11 @@ pub fn socket_opened() {
 
 pub fn socket_closed() {
     metrics::gauge!(SOCKETS).decrement(1.0);
+}
+
+/// A WebSocket closed because its client did not read its events fast enough.
+pub fn socket_too_slow() {
+    metrics::counter!(SLOW_SOCKETS).increment(1);
 }
 
 pub fn committed(batch: usize, took: Duration) {

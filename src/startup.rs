@@ -138,6 +138,7 @@ pub fn build(
             settings.auth.idle_timeout_seconds.into(),
         )),
         max_sockets_per_operator: settings.http.max_sockets_per_operator,
+        socket_backlog_bytes: settings.http.socket_backlog_bytes,
         login_throttle: http::throttle::LoginThrottle::new(
             std::num::NonZeroU32::new(settings.auth.login_failures)
                 .unwrap_or(std::num::NonZeroU32::MIN),
@@ -148,16 +149,14 @@ pub fn build(
     let max_body = settings.http.max_body_bytes;
     let max_webhook = settings.whatsapp.max_webhook_bytes;
     let port = listener.local_addr()?.port();
+    let stalled_peer = Duration::from_secs(settings.http.stalled_peer_seconds.into());
     let mut server = HttpServer::new(move || {
         App::new()
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .configure(|cfg| http::configure(cfg, max_body, max_webhook))
     })
-    // Nagle's algorithm off: actix leaves it on, and then a WebSocket event written while the
-    // socket's previous one is unacknowledged waits for the ACK, which the browser (or any
-    // reader that sends nothing back) delays by up to 40 ms.
-    .on_connect(no_delay)
+    .on_connect(move |connection, _| tune_connection(connection, stalled_peer))
     // Signals are ours (see `Application::run_until_signal`): sessions get a close frame first.
     .disable_signals()
     .shutdown_timeout(10)
@@ -219,11 +218,22 @@ fn load_lines(store: &Store) -> anyhow::Result<Lines> {
     Ok(lines)
 }
 
-fn no_delay(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>()
-        && let Err(e) = tcp.set_nodelay(true)
-    {
+/// Socket options actix does not set:
+/// - Nagle's algorithm off: otherwise a WebSocket event written while the socket's previous one
+///   is unacknowledged waits for the ACK, which the browser (or any reader that sends nothing
+///   back) delays by up to 40 ms;
+/// - a user timeout: a peer that leaves sent data unacknowledged that long (its receive window
+///   stays shut because it stopped reading) is dropped by the kernel. actix has no write
+///   timeout, so without it such a connection and its buffers would be held forever.
+fn tune_connection(connection: &dyn std::any::Any, stalled_peer: Duration) {
+    let Some(tcp) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        return;
+    };
+    if let Err(e) = tcp.set_nodelay(true) {
         tracing::debug!(error = %e, "cannot disable Nagle's algorithm on a connection");
+    }
+    if let Err(e) = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(stalled_peer)) {
+        tracing::debug!(error = %e, "cannot set a user timeout on a connection");
     }
 }
 
@@ -294,15 +304,19 @@ mod tests {
     use super::*;
 
     #[actix_web::test]
-    async fn accepted_connections_get_nagle_off() {
+    async fn accepted_connections_get_nagle_off_and_a_user_timeout() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         accepted.set_nonblocking(true).unwrap();
         let accepted = actix_web::rt::net::TcpStream::from_std(accepted).unwrap();
         assert!(!accepted.nodelay().unwrap(), "Nagle is on by default");
-        no_delay(&accepted, &mut actix_web::dev::Extensions::new());
+        tune_connection(&accepted, Duration::from_secs(7));
         assert!(accepted.nodelay().unwrap());
+        let timeout = socket2::SockRef::from(&accepted)
+            .tcp_user_timeout()
+            .unwrap();
+        assert_eq!(timeout, Some(Duration::from_secs(7)));
         drop(client);
     }
 }

@@ -46,6 +46,8 @@ pub struct AppState {
     pub auth_cache: auth::AuthCache,
     /// Sockets one operator may hold open at once (tabs, devices).
     pub max_sockets_per_operator: usize,
+    /// Bytes of events a WebSocket may have queued for a slow client.
+    pub socket_backlog_bytes: usize,
     /// Failed logins per account and per address.
     pub login_throttle: throttle::LoginThrottle,
     /// The hash of the one-time setup token while no operator exists.
@@ -180,6 +182,7 @@ async fn websocket(
         still_valid,
         check_every: (state.token_idle / 4).to_std().unwrap_or_default(),
         slot,
+        backlog_limit: state.socket_backlog_bytes,
     };
     crate::actors::operator::start(&req, stream, session, state.registry.clone())
 }

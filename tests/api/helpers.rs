@@ -338,6 +338,21 @@ impl TestApp {
         .await
     }
 
+    /// `GET /metrics`, checked to be Prometheus text.
+    pub async fn scrape(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain"),
+            "{:?}",
+            res.headers()
+        );
+        res.text().await.unwrap()
+    }
+
     pub async fn ws(&self, token: &str) -> Ws {
         let url = format!(
             "{}/api/v1/ws?token={token}",
@@ -351,6 +366,13 @@ impl TestApp {
             last_seq: 0,
         }
     }
+}
+
+/// The value of the sample `name` (with its labels, as written) in a scrape.
+pub fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 pub struct Ws {
@@ -413,6 +435,25 @@ impl Ws {
                 return close.map_or(1005, |c| u16::from(c.code));
             }
         }
+    }
+
+    /// The TCP connection under the socket, to write frames no well-behaved client would.
+    pub fn tcp(&mut self) -> &mut TcpStream {
+        match self.stream.get_mut() {
+            MaybeTlsStream::Plain(tcp) => tcp,
+            _ => unreachable!("tests connect without TLS"),
+        }
+    }
+
+    /// The next frame of any kind, or how the stream ended (`Err` on a reset).
+    pub async fn raw_next(&mut self) -> Option<Result<tungstenite::Message, tungstenite::Error>> {
+        tokio::time::timeout(Duration::from_secs(30), self.stream.next())
+            .await
+            .expect("a frame or the end of the stream within 30 s")
+    }
+
+    pub async fn send(&mut self, frame: tungstenite::Message) {
+        self.stream.send(frame).await.expect("frame sent");
     }
 
     pub async fn close(mut self) {

@@ -13,6 +13,7 @@ mod recovery;
 mod routing;
 mod sessions;
 mod side_panel;
+mod socket_limits;
 mod store;
 mod visibility;
 mod whatsapp;

@@ -5,27 +5,6 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-async fn scrape(app: &TestApp) -> String {
-    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert!(
-        res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/plain"),
-        "{:?}",
-        res.headers()
-    );
-    res.text().await.unwrap()
-}
-
-/// The value of the sample `name` (with its labels, as written) in a scrape.
-fn sample(text: &str, name: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
-}
-
 #[tokio::test]
 async fn metrics_follow_tickets_messages_sockets_and_commits() {
     let app = spawn_app().await;
@@ -42,7 +21,7 @@ async fn metrics_follow_tickets_messages_sockets_and_commits() {
         StatusCode::CREATED
     );
 
-    let text = scrape(&app).await;
+    let text = app.scrape().await;
     let waiting = format!("switchboard_tickets{{department=\"{ventas}\",state=\"waiting\"}}");
     let attending = format!("switchboard_tickets{{department=\"{ventas}\",state=\"attending\"}}");
     assert_eq!(sample(&text, &waiting), Some(1.0), "{text}");
@@ -85,7 +64,7 @@ async fn metrics_follow_tickets_messages_sockets_and_commits() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let text = scrape(&app).await;
+    let text = app.scrape().await;
     assert_eq!(sample(&text, &attending), Some(0.0), "{text}");
     assert_eq!(sample(&text, &waiting), Some(1.0), "{text}");
 }
@@ -137,7 +116,7 @@ fn config_check_validates_names_the_wrong_key_and_masks_the_database_password() 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     let text = std::fs::read_to_string(config_path()).unwrap().replace(
-        "max_sockets_per_operator = 16",
+        "max_sockets_per_operator = 20",
         "max_sockets_per_operator = 0",
     );
     std::fs::write(&bad, text).unwrap();

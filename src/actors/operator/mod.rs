@@ -2,8 +2,12 @@
 //! whose events its operator may receive, sends the snapshot first, then forwards events with a
 //! strictly increasing `seq`. Its existence is the operator's presence.
 //!
-//! This is the only module that uses `actix-web-actors` (deprecated upstream in favour of
-//! `actix-ws`), so moving off it touches nothing else.
+//! The socket is `actix-ws`: client frames come in as a stream whose size limit is checked on
+//! each frame's header, and frames go out through [`outbox::Outbox`], which bounds what a slow
+//! client can make the daemon hold.
+
+mod frame_guard;
+mod outbox;
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -11,15 +15,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_web::{HttpRequest, HttpResponse, web};
-use actix_web_actors::ws;
+use actix_web::error::PayloadError;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, dev, web};
+use actix_ws::{CloseCode, CloseReason, Message, ProtocolError};
 use futures_util::future::LocalBoxFuture;
 
+use self::outbox::Outbox;
 use super::department::{DepartmentActor, Subscribe, Unsubscribe};
 use super::events::{Event, Frame, with_seq};
 use super::registry::{LiveSession, Registry, SocketSlot};
 use crate::domain::visibility::Viewer;
 use crate::views::TicketView;
+
+/// The largest client frame read; a larger one is refused on its header, before its payload.
+pub const MAX_CLIENT_FRAME: usize = 64 * 1024;
 
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,16 +53,31 @@ pub enum CloseWhy {
     LoggedOut,
     /// The token was revoked (password change, disabled operator) or expired.
     Revoked,
+    /// Events queued faster than the client read them; it reconnects to a fresh snapshot.
+    TooSlow,
+    /// A client frame larger than [`MAX_CLIENT_FRAME`].
+    FrameTooLarge,
+    /// A frame that breaks the WebSocket protocol.
+    ProtocolError,
+    /// No pong within [`CLIENT_TIMEOUT`].
+    TimedOut,
 }
 
 impl CloseWhy {
-    fn reason(self) -> ws::CloseReason {
+    fn reason(self) -> CloseReason {
         let (code, description) = match self {
-            CloseWhy::Shutdown => (ws::CloseCode::Away, "server shutting down"),
-            CloseWhy::LoggedOut => (ws::CloseCode::Policy, "logged out"),
-            CloseWhy::Revoked => (ws::CloseCode::Policy, "session revoked or expired"),
+            CloseWhy::Shutdown => (CloseCode::Away, "server shutting down"),
+            CloseWhy::LoggedOut => (CloseCode::Policy, "logged out"),
+            CloseWhy::Revoked => (CloseCode::Policy, "session revoked or expired"),
+            CloseWhy::TooSlow => (
+                CloseCode::Policy,
+                "events not read fast enough; reconnect for a fresh snapshot",
+            ),
+            CloseWhy::FrameTooLarge => (CloseCode::Size, "client frames are limited to 64 KiB"),
+            CloseWhy::ProtocolError => (CloseCode::Protocol, "websocket protocol error"),
+            CloseWhy::TimedOut => (CloseCode::Away, "no pong within 30 s"),
         };
-        ws::CloseReason {
+        CloseReason {
             code,
             description: Some(description.into()),
         }
@@ -74,6 +98,7 @@ pub struct OperatorSession {
     still_valid: StillValid,
     token_check: Duration,
     _slot: SocketSlot,
+    outbox: Outbox,
     registry: Arc<Registry>,
     /// The `seq` of the last frame sent.
     seq: u64,
@@ -82,23 +107,33 @@ pub struct OperatorSession {
 }
 
 impl OperatorSession {
-    fn send(&mut self, ctx: &mut ws::WebsocketContext<Self>, frame: &str) {
+    fn send(&mut self, ctx: &mut Context<Self>, frame: &str) {
         self.seq += 1;
-        ctx.text(with_seq(frame, self.seq));
+        if let Err(full) = self.outbox.text(with_seq(frame, self.seq)) {
+            tracing::info!(operator = %self.viewer.id, backlog = full.backlog, "websocket closed: client not keeping up");
+            crate::instruments::socket_too_slow();
+            self.close(ctx, CloseWhy::TooSlow);
+        }
+    }
+
+    /// Sends a close frame saying why (ahead of anything still queued) and stops.
+    fn close(&mut self, ctx: &mut Context<Self>, why: CloseWhy) {
+        self.outbox.close(Some(why.reason()));
+        ctx.stop();
     }
 }
 
 impl Actor for OperatorSession {
-    type Context = ws::WebsocketContext<Self>;
+    type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         crate::instruments::socket_opened();
         ctx.run_interval(HEARTBEAT_INTERVAL, |act, ctx| {
             if act.last_heard.elapsed() > CLIENT_TIMEOUT {
                 tracing::info!(operator = %act.viewer.id, "websocket timed out");
-                ctx.stop();
+                act.close(ctx, CloseWhy::TimedOut);
             } else {
-                ctx.ping(b"");
+                act.outbox.ping();
             }
         });
         ctx.run_interval(self.token_check, |act, ctx| {
@@ -106,8 +141,7 @@ impl Actor for OperatorSession {
             ctx.spawn(check.into_actor(act).map(|valid, act, ctx| {
                 if !valid {
                     tracing::info!(operator = %act.viewer.id, "websocket token no longer valid");
-                    ctx.close(Some(CloseWhy::Revoked.reason()));
-                    ctx.stop();
+                    act.close(ctx, CloseWhy::Revoked);
                 }
             }));
         });
@@ -167,26 +201,49 @@ impl Handler<CloseSession> for OperatorSession {
     type Result = ();
 
     fn handle(&mut self, CloseSession(why): CloseSession, ctx: &mut Self::Context) {
-        ctx.close(Some(why.reason()));
+        self.close(ctx, why);
+    }
+}
+
+/// Frames from the client. The contract has it send none but pings, pongs and a close; any
+/// other frame only counts as a sign of life.
+impl StreamHandler<Result<Message, ProtocolError>> for OperatorSession {
+    fn handle(&mut self, msg: Result<Message, ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match msg {
+            Ok(Message::Ping(payload)) => self.outbox.pong(payload),
+            Ok(Message::Close(reason)) => {
+                // Echo the client's close, as the protocol asks.
+                self.outbox.close(reason);
+                ctx.stop();
+            }
+            Ok(_) => {}
+            Err(e) if is_too_large(&e) => {
+                tracing::info!(operator = %self.viewer.id, "websocket closed: client frame over 64 KiB");
+                self.close(ctx, CloseWhy::FrameTooLarge);
+            }
+            Err(e) => {
+                tracing::info!(operator = %self.viewer.id, error = %e, "websocket closed: protocol error");
+                self.close(ctx, CloseWhy::ProtocolError);
+            }
+        }
+    }
+
+    /// The client's side of the connection ended.
+    fn finished(&mut self, ctx: &mut Self::Context) {
         ctx.stop();
     }
 }
 
-impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for OperatorSession {
-    fn handle(&mut self, msg: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
-        self.last_heard = Instant::now();
-        match msg {
-            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
-            Ok(ws::Message::Close(reason)) => {
-                ctx.close(reason);
-                ctx.stop();
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!(error = %e, "websocket protocol error");
-                ctx.stop();
-            }
-        }
+/// Whether the frame guard (or the codec) refused a frame for its size.
+fn is_too_large(e: &ProtocolError) -> bool {
+    match e {
+        ProtocolError::Overflow => true,
+        ProtocolError::Io(io) => io
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<PayloadError>())
+            .is_some_and(|p| matches!(p, PayloadError::Overflow)),
+        _ => false,
     }
 }
 
@@ -199,6 +256,8 @@ pub struct SessionAuth {
     pub check_every: Duration,
     /// Counts the socket against the operator's limit while the session lives.
     pub slot: SocketSlot,
+    /// Most bytes of events queued for a client that is not reading them.
+    pub backlog_limit: usize,
 }
 
 /// Upgrades an authenticated request to an operator session.
@@ -208,6 +267,16 @@ pub fn start(
     auth: SessionAuth,
     registry: Arc<Registry>,
 ) -> Result<HttpResponse, actix_web::Error> {
+    let guarded: std::pin::Pin<Box<dyn futures_util::Stream<Item = _>>> = Box::pin(
+        frame_guard::GuardedPayload::new(stream.into_inner(), MAX_CLIENT_FRAME),
+    );
+    let stream = web::Payload::from_request(req, &mut dev::Payload::from(guarded))
+        .into_inner()
+        .expect("a payload is taken as it is");
+    // A browser that offered subprotocols must get one of them back.
+    let (response, socket, frames) =
+        actix_ws::handle_with_protocols(req, stream, &["switchboard.v1"])?;
+    let frames = frames.max_frame_size(MAX_CLIENT_FRAME);
     let session = OperatorSession {
         id: NEXT_SESSION.fetch_add(1, Ordering::Relaxed),
         viewer: auth.viewer,
@@ -215,13 +284,15 @@ pub fn start(
         still_valid: auth.still_valid,
         token_check: auth.check_every.min(TOKEN_CHECK_INTERVAL),
         _slot: auth.slot,
+        outbox: Outbox::start(socket, auth.backlog_limit),
         registry,
         seq: 0,
         last_heard: Instant::now(),
         departments: Vec::new(),
     };
-    // A browser that offered subprotocols must get one of them back.
-    ws::WsResponseBuilder::new(session, req, stream)
-        .protocols(&["switchboard.v1"])
-        .start()
+    OperatorSession::create(|ctx| {
+        ctx.add_stream(frames);
+        session
+    });
+    Ok(response)
 }
