@@ -57,6 +57,14 @@ pub struct WhatsAppSettings {
     pub retry_base_ms: u64,
     /// The longest wait between two attempts.
     pub retry_max_seconds: u64,
+    /// Webhook deliveries (POSTs) accepted per second per channel; more get `429` and Meta
+    /// delivers them again later. 0: unlimited.
+    #[serde(default = "default_webhook_per_second")]
+    pub webhook_requests_per_second: u32,
+}
+
+fn default_webhook_per_second() -> u32 {
+    200
 }
 
 impl Default for WhatsAppSettings {
@@ -67,6 +75,7 @@ impl Default for WhatsAppSettings {
             send_max_attempts: 12,
             retry_base_ms: 1000,
             retry_max_seconds: 300,
+            webhook_requests_per_second: default_webhook_per_second(),
         }
     }
 }
@@ -135,6 +144,10 @@ pub struct HttpSettings {
     /// WebSockets one operator may hold open at once; more are refused with `429`.
     #[serde(default = "default_max_sockets_per_operator")]
     pub max_sockets_per_operator: usize,
+    /// Inbound messages (`POST /channels/{id}/messages`) accepted per second per channel; more
+    /// get `429`. 0: unlimited.
+    #[serde(default)]
+    pub inbound_per_second: u32,
     /// Bytes of events one WebSocket may have queued and unsent; past it the socket is closed
     /// (1008) and its client reconnects to a fresh snapshot.
     #[serde(default = "default_socket_backlog_bytes")]

@@ -144,6 +144,14 @@ pub fn build(
                 .unwrap_or(std::num::NonZeroU32::MIN),
             Duration::from_secs(settings.auth.login_retry_seconds.into()),
         ),
+        inbound_rate: http::throttle::RequestRate::new(
+            settings.http.inbound_per_second,
+            "inbound messages per second",
+        ),
+        webhook_rate: http::throttle::RequestRate::new(
+            settings.whatsapp.webhook_requests_per_second,
+            "webhook deliveries per second",
+        ),
         setup: std::sync::Mutex::new(setup.map(|t| http::auth::secret_hash(&t))),
     });
     let max_body = settings.http.max_body_bytes;

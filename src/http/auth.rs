@@ -28,11 +28,17 @@ const TOKEN_PREFIX: &str = "sbt_";
 const KEY_PREFIX: &str = "sbk_";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/auth/login", web::post().to(login))
-        .route("/auth/logout", web::post().to(logout))
-        .route("/setup", web::post().to(setup))
-        .route("/me", web::get().to(me))
-        .route("/me", web::patch().to(change_password));
+    use super::body::{CREDENTIALS_BODY, limited};
+    cfg.service(
+        limited(web::resource("/auth/login"), CREDENTIALS_BODY).route(web::post().to(login)),
+    )
+    .service(limited(web::resource("/auth/logout"), CREDENTIALS_BODY).route(web::post().to(logout)))
+    .service(limited(web::resource("/setup"), CREDENTIALS_BODY).route(web::post().to(setup)))
+    .service(
+        limited(web::resource("/me"), CREDENTIALS_BODY)
+            .route(web::get().to(me))
+            .route(web::patch().to(change_password)),
+    );
 }
 
 /// An authenticated operator.

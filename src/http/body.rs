@@ -32,6 +32,17 @@ impl<T> std::ops::Deref for Json<T> {
 #[derive(Clone, Copy)]
 pub struct BodyLimit(pub usize);
 
+/// Bodies of the routes anyone may call without a token (login, first set-up) and of the
+/// password change: a few fields, never more than this.
+pub const CREDENTIALS_BODY: usize = 8 * 1024;
+
+/// `resource` with its own body limit, below the daemon-wide `http.max_body_bytes`.
+pub fn limited(resource: actix_web::Resource, limit: usize) -> actix_web::Resource {
+    resource
+        .app_data(web::PayloadConfig::default().limit(limit))
+        .app_data(BodyLimit(limit))
+}
+
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;

@@ -89,6 +89,7 @@ async fn receive(
         .registry
         .channel(*channel_id)
         .ok_or_else(|| ApiError::not_found("channel"))?;
+    state.inbound_rate.check(channel.id)?;
     let department = state
         .registry
         .department(channel.department_id)

@@ -50,6 +50,10 @@ pub struct AppState {
     pub socket_backlog_bytes: usize,
     /// Failed logins per account and per address.
     pub login_throttle: throttle::LoginThrottle,
+    /// Inbound messages per second per channel (REST).
+    pub inbound_rate: throttle::RequestRate,
+    /// WhatsApp webhook deliveries per second per channel.
+    pub webhook_rate: throttle::RequestRate,
     /// The hash of the one-time setup token while no operator exists.
     pub setup: std::sync::Mutex<Option<String>>,
 }

@@ -1,4 +1,5 @@
-//! Throttling of failed logins, per account and per address (CONTRACT.md: at most 20 in a row,
+//! Request rates per channel ([`RequestRate`]: inbound messages, webhook deliveries) and
+//! throttling of failed logins, per account and per address (CONTRACT.md: at most 20 in a row,
 //! then `429` with `Retry-After`). `governor` does the rate arithmetic (GCRA): each key may fail
 //! `burst` times, and regains one attempt per `replenish`. Once a key runs out it is locked
 //! until governor says the next attempt is allowed, and while locked even the right password is
@@ -11,6 +12,41 @@ use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+
+use crate::domain::ids::ChannelId;
+use crate::error::ApiError;
+
+/// Requests per second per channel, with a second's worth of burst; past it `429` with the
+/// wait in `Retry-After`. Keys are channels that exist (checked first), so the map stays small.
+pub struct RequestRate {
+    limiter: Option<DefaultKeyedRateLimiter<ChannelId>>,
+    clock: DefaultClock,
+    what: &'static str,
+}
+
+impl RequestRate {
+    /// `per_second` 0: unlimited. `what` names the limit in the error.
+    pub fn new(per_second: u32, what: &'static str) -> Self {
+        Self {
+            limiter: NonZeroU32::new(per_second)
+                .map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_second(n))),
+            clock: DefaultClock::default(),
+            what,
+        }
+    }
+
+    pub fn check(&self, channel: ChannelId) -> Result<(), ApiError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        limiter.check_key(&channel).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            let mut error = ApiError::too_many_requests(wait);
+            error.message = format!("{} for this channel exceeded; {}", self.what, error.message);
+            error
+        })
+    }
+}
 
 pub struct LoginThrottle {
     failures: DefaultKeyedRateLimiter<String>,
@@ -80,6 +116,26 @@ impl LoginThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_channel_gets_its_rate_and_others_are_not_affected() {
+        let rate = RequestRate::new(5, "inbound messages per second");
+        let (a, b) = (ChannelId::new(), ChannelId::new());
+        for _ in 0..5 {
+            assert!(rate.check(a).is_ok());
+        }
+        let refused = rate.check(a).unwrap_err();
+        assert_eq!(
+            refused.status,
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(refused.retry_after, Some(1));
+        assert!(rate.check(b).is_ok());
+        let unlimited = RequestRate::new(0, "anything");
+        for _ in 0..10_000 {
+            assert!(unlimited.check(a).is_ok());
+        }
+    }
 
     #[test]
     fn a_key_locks_after_its_burst_of_failures_and_others_do_not() {

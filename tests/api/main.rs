@@ -9,6 +9,7 @@ mod lifecycle;
 mod operations;
 mod outage;
 mod races;
+mod rate_limits;
 mod recovery;
 mod routing;
 mod sessions;

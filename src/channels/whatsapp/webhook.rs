@@ -81,6 +81,8 @@ async fn deliver(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let receiver = line_of(&state, &channel)?;
+    // Before the signature's HMAC: refusing is cheap, and Meta delivers again later.
+    state.webhook_rate.check(receiver.channel_id)?;
     let header = req
         .headers()
         .get("x-hub-signature-256")
