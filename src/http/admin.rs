@@ -73,6 +73,16 @@ struct DepartmentBody {
     queue_message: Option<String>,
 }
 
+/// The bodies of this module, parsed and checked as their handlers do (`fuzz/`).
+#[cfg(fuzzing)]
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    if let Ok(b) = super::body::parse::<DepartmentBody>(bytes) {
+        let _ = validate_department(b, DepartmentId::new(), chrono::Utc::now());
+    }
+    let _ = super::body::parse::<OperatorBody>(bytes);
+    let _ = super::body::parse::<OperatorPatch>(bytes);
+}
+
 /// A department body checked: its settings and its calendar, or the field that is wrong.
 fn validate_department(
     b: DepartmentBody,

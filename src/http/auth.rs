@@ -292,6 +292,16 @@ impl FromRequest for IntegrationAuth {
     }
 }
 
+/// The bodies of this module, parsed and checked as their handlers do (`fuzz/`).
+#[cfg(fuzzing)]
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    let _ = super::body::parse::<LoginBody>(bytes);
+    let _ = super::body::parse::<SetupBody>(bytes);
+    if let Ok(p) = super::body::parse::<PasswordChange>(bytes) {
+        let _ = check_password_strength(&p.password);
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {

@@ -20,6 +20,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/channels/{id}", web::patch().to(update_channel));
 }
 
+/// The bodies of this module, parsed and checked as their handlers do (`fuzz/`).
+#[cfg(fuzzing)]
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    if let Ok(b) = super::body::parse::<ChannelBody>(bytes)
+        && let Some(w) = b.whatsapp
+    {
+        let _ = validate_whatsapp(w);
+    }
+    let _ = super::body::parse::<ChannelPatch>(bytes);
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChannelBody {

@@ -33,6 +33,15 @@ struct From {
     name: Option<String>,
 }
 
+/// The body of this module, parsed and checked as its handler does before storing (`fuzz/`).
+#[cfg(fuzzing)]
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    if let Ok(b) = super::body::parse::<InboundBody>(bytes) {
+        let _ = b.content.into_content();
+        let _ = validate_phone(b.from.phone.trim(), "from.phone");
+    }
+}
+
 /// A contact's name as a channel gives it (WhatsApp profile names are far shorter).
 const MAX_NAME_CHARS: usize = 200;
 

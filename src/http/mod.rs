@@ -58,6 +58,18 @@ pub struct AppState {
     pub setup: std::sync::Mutex<Option<String>>,
 }
 
+/// Every JSON request body, parsed and checked as its handler does before it touches state:
+/// the entry point of `fuzz/fuzz_targets/json_bodies.rs`.
+#[cfg(fuzzing)]
+pub fn fuzz_bodies(bytes: &[u8]) {
+    let _ = body::parse::<serde_json::Value>(bytes);
+    admin::fuzz_bodies(bytes);
+    auth::fuzz_bodies(bytes);
+    channels::fuzz_bodies(bytes);
+    inbound::fuzz_bodies(bytes);
+    tickets::fuzz_bodies(bytes);
+}
+
 /// Mounts every route, with JSON, path and query errors mapped to the contract's errors.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhook_bytes: usize) {
     cfg.app_data(

@@ -239,6 +239,18 @@ async fn pause(
     Ok(HttpResponse::Ok().json(outcome.ticket))
 }
 
+/// The bodies of this module, parsed and checked as their handlers do (`fuzz/`).
+#[cfg(fuzzing)]
+pub(super) fn fuzz_bodies(bytes: &[u8]) {
+    if let Ok(b) = super::body::parse::<super::ContentBody>(bytes) {
+        let _ = b.into_content();
+    }
+    let _ = super::body::parse::<TransferBody>(bytes);
+    if let Ok(c) = super::body::parse::<Classification>(bytes) {
+        let _ = c.validate();
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TransferBody {

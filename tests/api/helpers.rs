@@ -401,6 +401,20 @@ impl Ws {
         }
     }
 
+    /// The next JSON event if one comes within `quiet`; `None` once the socket is quiet.
+    pub async fn next_within(&mut self, quiet: Duration) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(quiet, self.stream.next()).await.ok()?;
+            if let tungstenite::Message::Text(text) = frame.expect("stream open").expect("frame") {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                let seq = v["seq"].as_i64().expect("every frame has a seq");
+                assert!(seq > self.last_seq, "seq {seq} after {}", self.last_seq);
+                self.last_seq = seq;
+                return Some(v);
+            }
+        }
+    }
+
     pub async fn snapshot(&mut self) -> Vec<Value> {
         let v = self.next().await;
         assert_eq!(v["type"], "snapshot", "{v}");

@@ -1,5 +1,6 @@
 //! Integration tests: the daemon driven through its public contract only.
 
+mod authorization;
 mod browser;
 mod console;
 mod daemon;
