@@ -251,11 +251,17 @@ async fn get_department(
 }
 
 /// Who is online in a department, whether it is open now and how long its lists are.
+/// Its members' presence and load: for the department's own people (the transfer dialog) and
+/// admins; to anyone else the department is `404`, as a report of it is.
 async fn department_status(
     state: web::Data<AppState>,
-    _: OperatorAuth,
+    auth: OperatorAuth,
     id: web::Path<DepartmentId>,
 ) -> Result<HttpResponse, ApiError> {
+    let viewer = &auth.0.viewer;
+    if !viewer.is_admin() && !viewer.is_member(*id) {
+        return Err(ApiError::not_found("department"));
+    }
     let entry = state
         .registry
         .department(*id)

@@ -621,3 +621,235 @@ async fn live_events_reach_exactly_who_may_see_each_state() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// The routes that do not hang off a ticket, for every caller: one row per route, one column
+/// per caller (admin, supervisor of the department, supervisor of another, member, integration
+/// key, no token, revoked token), as "Resources", "Administration and sessions", the side panel
+/// and "Routing policies" put them. Catalogues (and the channel list, which holds no secrets)
+/// are written by admins and read by everyone with a console; a department's status is for its
+/// own people, its report for its supervisors, and out of scope a department is `404`.
+#[tokio::test]
+async fn every_other_route_answers_each_caller_as_the_contract_table_says() {
+    let world = World::new().await;
+    let callers = [
+        Who::Admin,
+        Who::SupervisorHere,
+        Who::SupervisorElsewhere,
+        Who::Member,
+        Who::Integration,
+        Who::NoToken,
+        Who::RevokedToken,
+    ];
+    let d = world.open.clone();
+    let member = world.ids[&Who::Member].clone();
+    let channel = world.open_channel.clone();
+    let hours = always_open();
+    let day = "from=2026-01-01T00:00:00Z&to=2027-01-01T00:00:00Z";
+    // Columns: Admin, SupervisorHere, SupervisorElsewhere, Member, Integration, no token,
+    // revoked token.
+    let table: Vec<(Method, String, Option<Value>, [u16; 7])> = vec![
+        (
+            Method::GET,
+            "/api/v1/me".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::PUT,
+            "/api/v1/me/status".into(),
+            Some(json!({"status": "away"})),
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/departments".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/departments/{d}"),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/departments".into(),
+            Some(json!({"name": "Nuevo", "timezone": "UTC", "business_hours": hours})),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/departments/{d}"),
+            Some(json!({"out_of_hours_message": "Volvemos pronto"})),
+            [200, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/departments/{d}/status"),
+            None,
+            [200, 200, 404, 200, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/reports/departments/{d}?{day}"),
+            None,
+            [200, 200, 404, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/operators".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/operators".into(),
+            Some(
+                json!({"name": "Nadia", "email": "nadia@example.com", "password": "password123", "role": "operator", "department_ids": [d]}),
+            ),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/operators/{member}"),
+            Some(json!({"name": "Marta G."})),
+            [200, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/channels".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/channels".into(),
+            Some(json!({"name": "Otra", "kind": "api", "department_id": d})),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/channels/{channel}"),
+            Some(json!({"name": "Principal"})),
+            [200, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/channels/{channel}/messages"),
+            Some(json!({"from": {"phone": "+5491177700001"}, "text": "hola"})),
+            [201, 403, 403, 403, 201, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/api-keys".into(),
+            None,
+            [200, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/api-keys".into(),
+            Some(json!({"name": "erp"})),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/tags".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/tags".into(),
+            Some(json!({"name": "vip"})),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/interests".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/interests".into(),
+            Some(json!({"name": "seguros"})),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/origins".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/origins".into(),
+            Some(json!({"name": "tiktok"})),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/canned-responses".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::POST,
+            "/api/v1/canned-responses".into(),
+            Some(json!({"shortcut": "hola", "text": "Hola {{contact.name}}"})),
+            [201, 403, 403, 403, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/variables".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            "/api/v1/contacts".into(),
+            None,
+            [200, 200, 200, 200, 403, 401, 401],
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/audit?{day}"),
+            None,
+            [200, 200, 200, 403, 403, 401, 401],
+        ),
+        // No geocoder is configured: allowed callers learn that (422), the others are refused.
+        (
+            Method::GET,
+            "/api/v1/geocode?q=Corrientes%201234".into(),
+            None,
+            [422, 422, 422, 422, 403, 401, 401],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, body, want) in &table {
+        for (who, want) in callers.iter().zip(want) {
+            let mut req = world
+                .app
+                .client
+                .request(method.clone(), world.app.url(path));
+            if let Some(token) = &world.tokens[who] {
+                req = req.bearer_auth(token);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let got = req.send().await.unwrap().status().as_u16();
+            if got != *want {
+                wrong.push(format!("{who:?} {method} {path}: got {got}, want {want}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} cases differ from the contract:\n{}",
+        wrong.len(),
+        table.len() * callers.len(),
+        wrong.join("\n")
+    );
+}
