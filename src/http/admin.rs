@@ -20,16 +20,30 @@ use crate::persistence::queries::audit::{self, AuditActor};
 use crate::persistence::queries::directory::{self, NewOperator};
 use crate::views::DepartmentView;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/departments", web::post().to(create_department))
-        .route("/departments", web::get().to(list_departments))
-        .route("/departments/{id}", web::get().to(get_department))
-        .route("/departments/{id}", web::patch().to(update_department))
-        .route("/departments/{id}/status", web::get().to(department_status))
-        .route("/operators", web::post().to(create_operator))
-        .route("/operators", web::get().to(list_operators))
-        .route("/operators/{id}", web::patch().to(update_operator));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.post("/departments", create_department)
+        .get("/departments", list_departments)
+        .get("/departments/{id}", get_department)
+        .patch("/departments/{id}", update_department)
+        .get("/departments/{id}/status", department_status)
+        .post("/operators", create_operator)
+        .get("/operators", list_operators)
+        .patch("/operators/{id}", update_operator);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_department,
+    list_departments,
+    get_department,
+    update_department,
+    department_status,
+    create_operator,
+    list_operators,
+    update_operator
+))]
+pub(super) struct Doc;
 
 pub(crate) fn already_exists(e: StoreError, what: &str) -> ApiError {
     if e.is_unique_violation() {
@@ -133,6 +147,17 @@ fn validate_department(
     Ok((view, calendar))
 }
 
+#[utoipa::path(
+    post,
+    path = "/departments",
+    tag = "administration",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_department(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -162,6 +187,18 @@ async fn create_department(
 
 /// `PATCH /departments/{id}`: the fields given replace the department's (`null` clears an
 /// optional one); the result is checked exactly as a new department would be.
+#[utoipa::path(
+    patch,
+    path = "/departments/{id}",
+    tag = "administration",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_department(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -230,6 +267,16 @@ pub(crate) fn audited(
     )
 }
 
+#[utoipa::path(
+    get,
+    path = "/departments",
+    tag = "administration",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_departments(
     state: web::Data<AppState>,
     _: OperatorAuth,
@@ -238,6 +285,17 @@ async fn list_departments(
     Ok(HttpResponse::Ok().json(all))
 }
 
+#[utoipa::path(
+    get,
+    path = "/departments/{id}",
+    tag = "administration",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get_department(
     state: web::Data<AppState>,
     _: OperatorAuth,
@@ -253,6 +311,17 @@ async fn get_department(
 /// Who is online in a department, whether it is open now and how long its lists are.
 /// Its members' presence and load: for the department's own people (the transfer dialog) and
 /// admins; to anyone else the department is `404`, as a report of it is.
+#[utoipa::path(
+    get,
+    path = "/departments/{id}/status",
+    tag = "administration",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn department_status(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -287,6 +356,17 @@ struct OperatorBody {
 
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
+#[utoipa::path(
+    post,
+    path = "/operators",
+    tag = "administration",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_operator(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -377,6 +457,18 @@ where
 /// `PATCH /operators/{id}`: the operator's name, personal maximum of open tickets, and whether
 /// the account is active. Disabling revokes every token in the same transaction, closes the
 /// operator's sockets, and sends their attending and paused tickets back to the waiting lists.
+#[utoipa::path(
+    patch,
+    path = "/operators/{id}",
+    tag = "administration",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_operator(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -451,6 +543,16 @@ async fn release_disabled(state: &AppState, id: OperatorId) -> Result<(), ApiErr
     Ok(())
 }
 
+#[utoipa::path(
+    get,
+    path = "/operators",
+    tag = "administration",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_operators(
     state: web::Data<AppState>,
     _: OperatorAuth,

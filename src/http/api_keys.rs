@@ -13,11 +13,16 @@ use crate::error::ApiError;
 use crate::persistence::queries::directory;
 use crate::views::ApiKeyView;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/api-keys", web::post().to(create_api_key))
-        .route("/api-keys", web::get().to(list_api_keys))
-        .route("/api-keys/{id}", web::delete().to(revoke_api_key));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.post("/api-keys", create_api_key)
+        .get("/api-keys", list_api_keys)
+        .delete("/api-keys/{id}", revoke_api_key);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_api_key, list_api_keys, revoke_api_key))]
+pub(super) struct Doc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +32,17 @@ struct ApiKeyBody {
     channel_ids: Option<Vec<String>>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api-keys",
+    tag = "administration",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_api_key(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -74,12 +90,33 @@ async fn create_api_key(
 }
 
 /// `GET /api-keys`: every key with its name, scope and state; never the secret.
+#[utoipa::path(
+    get,
+    path = "/api-keys",
+    tag = "administration",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_api_keys(state: web::Data<AppState>, _: AdminAuth) -> Result<HttpResponse, ApiError> {
     let all = state.store.read(directory::api_keys).await?;
     Ok(HttpResponse::Ok().json(all))
 }
 
 /// `DELETE /api-keys/{id}`: the key stops working at once (`204`; again: `204`).
+#[utoipa::path(
+    delete,
+    path = "/api-keys/{id}",
+    tag = "administration",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Done, no content"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn revoke_api_key(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,

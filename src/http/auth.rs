@@ -27,19 +27,28 @@ use crate::persistence::queries::directory;
 const TOKEN_PREFIX: &str = "sbt_";
 const KEY_PREFIX: &str = "sbk_";
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
+pub fn routes(r: &mut super::routes::Routes) {
     use super::body::{CREDENTIALS_BODY, limited};
-    cfg.service(
-        limited(web::resource("/auth/login"), CREDENTIALS_BODY).route(web::post().to(login)),
-    )
-    .service(limited(web::resource("/auth/logout"), CREDENTIALS_BODY).route(web::post().to(logout)))
-    .service(limited(web::resource("/setup"), CREDENTIALS_BODY).route(web::post().to(setup)))
-    .service(
-        limited(web::resource("/me"), CREDENTIALS_BODY)
+    r.resource("/auth/login", &["post"], |res| {
+        limited(res, CREDENTIALS_BODY).route(web::post().to(login))
+    })
+    .resource("/auth/logout", &["post"], |res| {
+        limited(res, CREDENTIALS_BODY).route(web::post().to(logout))
+    })
+    .resource("/setup", &["post"], |res| {
+        limited(res, CREDENTIALS_BODY).route(web::post().to(setup))
+    })
+    .resource("/me", &["get", "patch"], |res| {
+        limited(res, CREDENTIALS_BODY)
             .route(web::get().to(me))
-            .route(web::patch().to(change_password)),
-    );
+            .route(web::patch().to(change_password))
+    });
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(login, logout, setup, me, change_password))]
+pub(super) struct Doc;
 
 /// An authenticated operator.
 #[derive(Debug, Clone)]
@@ -309,6 +318,16 @@ struct LoginBody {
     password: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "sessions",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+)]
 async fn login(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -378,6 +397,16 @@ async fn issue_token(
 }
 
 /// `POST /api/v1/auth/logout`: the caller's token stops working (`204`).
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "sessions",
+    responses(
+        (status = 204, description = "Done, no content"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn logout(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -408,6 +437,17 @@ struct PasswordChange {
 
 /// `PATCH /api/v1/me {password, current_password}`: a new password; every other token of the
 /// caller stops working and their other sockets close, the caller's own token keeps working.
+#[utoipa::path(
+    patch,
+    path = "/me",
+    tag = "sessions",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 204, description = "Done, no content"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn change_password(
     state: web::Data<AppState>,
     OperatorAuth(caller): OperatorAuth,
@@ -485,6 +525,16 @@ struct SetupBody {
 }
 
 /// The first run's page creates the first admin with the token the daemon printed.
+#[utoipa::path(
+    post,
+    path = "/setup",
+    tag = "sessions",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+)]
 async fn setup(
     state: web::Data<AppState>,
     body: Json<SetupBody>,
@@ -544,6 +594,16 @@ const SETUP_PASSWORD_CHARS: usize = 12;
 /// An argon2id hash of a random password, verified against when the email is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3GYsKDoT0jZdn0lDP4DP0jB4fxXzXbbGCY9QuGEp2/0";
 
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "sessions",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn me(state: web::Data<AppState>, auth: OperatorAuth) -> Result<HttpResponse, ApiError> {
     let id = auth.0.viewer.id;
     let operator = state

@@ -15,33 +15,107 @@ use crate::geocoder::GeocodeError;
 use crate::persistence::queries::catalogues::{self, Catalogue};
 use crate::views::{CannedResponseView, CatalogueEntry};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/interests",
-        web::post().to(|s, a, b| create(s, a, b, Catalogue::Interests)),
-    )
-    .route(
-        "/interests",
-        web::get().to(|s, a| list(s, a, Catalogue::Interests)),
-    )
-    .route(
-        "/origins",
-        web::post().to(|s, a, b| create(s, a, b, Catalogue::Origins)),
-    )
-    .route(
-        "/origins",
-        web::get().to(|s, a| list(s, a, Catalogue::Origins)),
-    )
-    .route("/canned-responses", web::post().to(create_canned))
-    .route("/canned-responses", web::get().to(list_canned))
-    .route("/variables", web::get().to(variables))
-    .route("/geocode", web::get().to(geocode));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.post("/interests", create_interest)
+        .get("/interests", list_interests)
+        .post("/origins", create_origin)
+        .get("/origins", list_origins)
+        .post("/canned-responses", create_canned)
+        .get("/canned-responses", list_canned)
+        .get("/variables", variables)
+        .get("/geocode", geocode);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    create_interest,
+    list_interests,
+    create_origin,
+    list_origins,
+    create_canned,
+    list_canned,
+    variables,
+    geocode
+))]
+pub(super) struct Doc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntryBody {
     name: String,
+}
+
+#[utoipa::path(
+    post,
+    path = "/interests",
+    tag = "side panel",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn create_interest(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    body: Json<EntryBody>,
+) -> Result<HttpResponse, ApiError> {
+    create(state, auth, body, Catalogue::Interests).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/interests",
+    tag = "side panel",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_interests(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+) -> Result<HttpResponse, ApiError> {
+    list(state, auth, Catalogue::Interests).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/origins",
+    tag = "side panel",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn create_origin(
+    state: web::Data<AppState>,
+    auth: AdminAuth,
+    body: Json<EntryBody>,
+) -> Result<HttpResponse, ApiError> {
+    create(state, auth, body, Catalogue::Origins).await
+}
+
+#[utoipa::path(
+    get,
+    path = "/origins",
+    tag = "side panel",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_origins(
+    state: web::Data<AppState>,
+    auth: OperatorAuth,
+) -> Result<HttpResponse, ApiError> {
+    list(state, auth, Catalogue::Origins).await
 }
 
 async fn create(
@@ -129,6 +203,17 @@ struct CannedBody {
     department_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/canned-responses",
+    tag = "side panel",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_canned(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -175,6 +260,16 @@ async fn create_canned(
 }
 
 /// Those for every department and for the caller's own (all of them for admins).
+#[utoipa::path(
+    get,
+    path = "/canned-responses",
+    tag = "side panel",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_canned(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -190,6 +285,16 @@ async fn list_canned(
     Ok(HttpResponse::Ok().json(found))
 }
 
+#[utoipa::path(
+    get,
+    path = "/variables",
+    tag = "side panel",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn variables(_: OperatorAuth) -> HttpResponse {
     HttpResponse::Ok().json(template::CATALOGUE)
 }
@@ -199,6 +304,16 @@ struct GeocodeQuery {
     q: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/geocode",
+    tag = "side panel",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn geocode(
     state: web::Data<AppState>,
     _: OperatorAuth,

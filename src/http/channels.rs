@@ -14,11 +14,16 @@ use crate::error::ApiError;
 use crate::persistence::queries::directory::{self, to_json};
 use crate::views::ChannelView;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/channels", web::post().to(create_channel))
-        .route("/channels", web::get().to(list_channels))
-        .route("/channels/{id}", web::patch().to(update_channel));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.post("/channels", create_channel)
+        .get("/channels", list_channels)
+        .patch("/channels/{id}", update_channel);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(create_channel, list_channels, update_channel))]
+pub(crate) struct Doc;
 
 /// The bodies of this module, parsed and checked as their handlers do (`fuzz/`).
 #[cfg(fuzzing)]
@@ -41,6 +46,17 @@ struct ChannelBody {
     whatsapp: Option<whatsapp::Settings>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/channels",
+    tag = "administration",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_channel(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -102,6 +118,18 @@ struct ChannelPatch {
 
 /// `PATCH /channels/{id}`: a new name, department (new conversations go there; open ones
 /// stay where they are) or WhatsApp settings (a rotated access token, say).
+#[utoipa::path(
+    patch,
+    path = "/channels/{id}",
+    tag = "administration",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_channel(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -226,6 +254,16 @@ fn validate_whatsapp(w: whatsapp::Settings) -> Result<whatsapp::Settings, ApiErr
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/channels",
+    tag = "administration",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_channels(
     state: web::Data<AppState>,
     _: OperatorAuth,

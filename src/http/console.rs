@@ -37,8 +37,9 @@ const FILES: [(&str, &str, &str); 5] = [
     ),
 ];
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(|| async { file("index.html") }))
+pub fn routes(r: &mut super::routes::Routes) {
+    r.unlisted()
+        .route("/", web::get().to(|| async { file("index.html") }))
         .route(
             "/console/{file}",
             web::get().to(|name: web::Path<String>| async move { file(&name) }),

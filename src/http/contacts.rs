@@ -19,19 +19,26 @@ use crate::persistence::queries::contacts::{self, ContactFilter};
 use crate::persistence::queries::tickets::{self, TicketFilter};
 use crate::views::{ContactView, Named, NoteView, TagView};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/contacts", web::get().to(list))
-        .route("/contacts/{id}", web::get().to(get))
-        .route("/contacts/{id}", web::patch().to(update))
-        .route("/contacts/{id}/changes", web::get().to(changes))
-        .route("/contacts/{id}/tickets", web::get().to(history))
-        .route("/contacts/{id}/tags/{tag_id}", web::put().to(attach))
-        .route("/contacts/{id}/tags/{tag_id}", web::delete().to(detach))
-        .route("/contacts/{id}/notes", web::post().to(add_note))
-        .route("/contacts/{id}/notes", web::get().to(notes))
-        .route("/tags", web::post().to(create_tag))
-        .route("/tags", web::get().to(list_tags));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.get("/contacts", list)
+        .get("/contacts/{id}", get)
+        .patch("/contacts/{id}", update)
+        .get("/contacts/{id}/changes", changes)
+        .get("/contacts/{id}/tickets", history)
+        .put("/contacts/{id}/tags/{tag_id}", attach)
+        .delete("/contacts/{id}/tags/{tag_id}", detach)
+        .post("/contacts/{id}/notes", add_note)
+        .get("/contacts/{id}/notes", notes)
+        .post("/tags", create_tag)
+        .get("/tags", list_tags);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list, get, update, changes, history, attach, detach, add_note, notes, create_tag, list_tags
+))]
+pub(super) struct Doc;
 
 /// Checks the caller may see the contact; `404` otherwise (also when it does not exist).
 pub(crate) async fn visible_contact(
@@ -81,6 +88,16 @@ struct ListQuery {
     after: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/contacts",
+    tag = "side panel",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -115,6 +132,17 @@ async fn list(
     Ok(page(&req, &found, limit, |c| c.id.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/contacts/{id}",
+    tag = "side panel",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -124,6 +152,18 @@ async fn get(
     Ok(HttpResponse::Ok().json(read_contact(&state, *id).await?))
 }
 
+#[utoipa::path(
+    patch,
+    path = "/contacts/{id}",
+    tag = "side panel",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -163,6 +203,17 @@ async fn update(
     Ok(HttpResponse::Ok().json(contact))
 }
 
+#[utoipa::path(
+    get,
+    path = "/contacts/{id}/changes",
+    tag = "side panel",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn changes(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -183,6 +234,17 @@ struct HistoryQuery {
 
 /// The contact's tickets, newest first (the console's "Histórico"). Whoever may see the contact
 /// may read every one of them, with its messages, timeline and transcript.
+#[utoipa::path(
+    get,
+    path = "/contacts/{id}/tickets",
+    tag = "side panel",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn history(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -245,6 +307,17 @@ async fn tag_change(
     Ok(HttpResponse::Ok().json(contact))
 }
 
+#[utoipa::path(
+    put,
+    path = "/contacts/{id}/tags/{tag_id}",
+    tag = "side panel",
+    params(("id" = String, Path), ("tag_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn attach(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -254,6 +327,17 @@ async fn attach(
     tag_change(&state, &auth.0, id, &tag, true).await
 }
 
+#[utoipa::path(
+    delete,
+    path = "/contacts/{id}/tags/{tag_id}",
+    tag = "side panel",
+    params(("id" = String, Path), ("tag_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn detach(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -272,6 +356,18 @@ struct NoteBody {
 /// The longest annotation.
 const MAX_NOTE_CHARS: usize = 4000;
 
+#[utoipa::path(
+    post,
+    path = "/contacts/{id}/notes",
+    tag = "side panel",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_note(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -311,6 +407,17 @@ async fn add_note(
     Ok(HttpResponse::Created().json(note))
 }
 
+#[utoipa::path(
+    get,
+    path = "/contacts/{id}/notes",
+    tag = "side panel",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn notes(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -329,6 +436,17 @@ struct TagBody {
     color: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/tags",
+    tag = "side panel",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_tag(
     state: web::Data<AppState>,
     AdminAuth(caller): AdminAuth,
@@ -367,6 +485,16 @@ fn is_hex_color(c: &str) -> bool {
     c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+#[utoipa::path(
+    get,
+    path = "/tags",
+    tag = "side panel",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_tags(state: web::Data<AppState>, _: OperatorAuth) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.store.read(contacts::tags).await?))
 }

@@ -13,9 +13,14 @@ use crate::error::ApiError;
 use crate::persistence::queries::inbound::TicketRef;
 use crate::views::{Content, MessageView};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/channels/{id}/messages", web::post().to(receive));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.post("/channels/{id}/messages", receive);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(receive))]
+pub(super) struct Doc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +50,18 @@ pub(super) fn fuzz_bodies(bytes: &[u8]) {
 /// A contact's name as a channel gives it (WhatsApp profile names are far shorter).
 const MAX_NAME_CHARS: usize = 200;
 
+#[utoipa::path(
+    post,
+    path = "/channels/{id}/messages",
+    tag = "inbound",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn receive(
     state: web::Data<AppState>,
     IntegrationAuth(key): IntegrationAuth,

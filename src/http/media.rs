@@ -14,10 +14,26 @@ use crate::error::ApiError;
 use crate::persistence::queries::media::{self, FileState};
 use crate::persistence::queries::tickets;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/messages/{id}/media", web::get().to(download));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.get("/messages/{id}/media", download);
 }
 
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(download))]
+pub(super) struct Doc;
+
+#[utoipa::path(
+    get,
+    path = "/messages/{id}/media",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn download(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -11,8 +11,10 @@ mod console;
 mod contacts;
 mod inbound;
 mod media;
+pub mod openapi;
 mod pagination;
 pub mod password;
+pub mod routes;
 mod supervision;
 pub mod throttle;
 mod tickets;
@@ -23,6 +25,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
+use self::routes::Routes;
 use crate::actors::registry::Registry;
 use crate::channels::whatsapp::{self, Lines};
 use crate::error::ApiError;
@@ -88,24 +91,27 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
             ApiError::invalid(format!("query: {e}")).into()
         }),
     )
-    .route("/healthz", web::get().to(healthz))
-    .route("/metrics", web::get().to(metrics))
-    .configure(console::routes)
-    .configure(|cfg| whatsapp::webhook::routes(cfg, max_webhook_bytes))
-    .service(
-        web::scope("/api/v1")
-            .configure(auth::routes)
-            .configure(admin::routes)
-            .configure(channels::routes)
-            .configure(api_keys::routes)
-            .configure(inbound::routes)
-            .configure(tickets::routes)
-            .configure(media::routes)
-            .configure(contacts::routes)
-            .configure(catalogues::routes)
-            .configure(supervision::routes)
-            .route("/ws", web::get().to(websocket)),
-    )
+    .configure(|cfg| {
+        let mut r = Routes::new(cfg, "");
+        r.get("/healthz", healthz).get("/metrics", metrics);
+        openapi::routes(&mut r);
+        console::routes(&mut r);
+        whatsapp::webhook::routes(&mut r, max_webhook_bytes);
+    })
+    .service(web::scope("/api/v1").configure(|cfg| {
+        let mut r = Routes::new(cfg, "/api/v1");
+        auth::routes(&mut r);
+        admin::routes(&mut r);
+        channels::routes(&mut r);
+        api_keys::routes(&mut r);
+        inbound::routes(&mut r);
+        tickets::routes(&mut r);
+        media::routes(&mut r);
+        contacts::routes(&mut r);
+        catalogues::routes(&mut r);
+        supervision::routes(&mut r);
+        r.get("/ws", websocket);
+    }))
     .default_service(web::to(|| async {
         Err::<HttpResponse, _>(ApiError::not_found("route"))
     }));
@@ -125,6 +131,8 @@ fn json_error(e: JsonPayloadError, limit: usize) -> ApiError {
 }
 
 /// `GET /metrics`: Prometheus text format (see `crate::instruments` for what is in it).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     use crate::domain::ticket::TicketState;
     use crate::persistence::queries::reports;
@@ -142,6 +150,9 @@ async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
         .body(crate::instruments::handle().render()))
 }
 
+/// Whether the daemon accepts traffic.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "`{\"status\": \"ok\"}` once the daemon accepts traffic")))]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
@@ -155,6 +166,13 @@ struct WsQuery {
 /// token comes as `?token=…`, an `Authorization` header, or (browsers, which can set neither
 /// without putting it in a logged URL) the subprotocol `bearer.<token>` beside
 /// `switchboard.v1`, which the answer selects.
+#[utoipa::path(get, path = "/api/v1/ws", tag = "live events",
+    params(("token" = Option<String>, Query, description = "The operator's token, unless sent as a header or the `bearer.<token>` subprotocol")),
+    responses(
+        (status = 101, description = "The WebSocket: a snapshot, then ticket, ticket_removed, message, contact and department_status events, each with a seq"),
+        (status = 401, description = "No valid operator token"),
+        (status = 429, description = "The operator holds as many sockets as allowed"),
+    ))]
 async fn websocket(
     req: HttpRequest,
     stream: web::Payload,

@@ -16,14 +16,16 @@ use crate::error::ApiError;
 use crate::persistence::queries::audit::{self, AuditFilter};
 use crate::persistence::queries::reports;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/me/status", web::put().to(set_status))
-        .route(
-            "/reports/departments/{id}",
-            web::get().to(department_report),
-        )
-        .route("/audit", web::get().to(audit_log));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.put("/me/status", set_status)
+        .get("/reports/departments/{id}", department_report)
+        .get("/audit", audit_log);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(set_status, department_report, audit_log))]
+pub(super) struct Doc;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +35,17 @@ struct StatusBody {
 
 /// `PUT /me/status {status: "online"|"away"}`: away operators stay connected but are handed
 /// nothing; `offline` is not something one says (it is having no connection).
+#[utoipa::path(
+    put,
+    path = "/me/status",
+    tag = "supervision",
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn set_status(
     state: web::Data<AppState>,
     OperatorAuth(caller): OperatorAuth,
@@ -72,6 +85,17 @@ fn may_supervise(caller: &super::auth::Caller, department: DepartmentId) -> Resu
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/reports/departments/{id}",
+    tag = "supervision",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn department_report(
     state: web::Data<AppState>,
     OperatorAuth(caller): OperatorAuth,
@@ -102,6 +126,16 @@ async fn department_report(
     Ok(HttpResponse::Ok().json(body))
 }
 
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "supervision",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn audit_log(
     state: web::Data<AppState>,
     OperatorAuth(caller): OperatorAuth,

@@ -17,18 +17,25 @@ use crate::error::ApiError;
 use crate::persistence::queries::{directory, tickets};
 use crate::views::{Content, TicketView};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/tickets", web::get().to(list))
-        .route("/tickets/{id}", web::get().to(get))
-        .route("/tickets/{id}/messages", web::get().to(messages))
-        .route("/tickets/{id}/messages", web::post().to(reply))
-        .route("/tickets/{id}/pause", web::post().to(pause))
-        .route("/tickets/{id}/transfer", web::post().to(transfer))
-        .route("/tickets/{id}/finalize", web::post().to(finalize))
-        .route("/tickets/{id}/timeline", web::get().to(timeline))
-        .route("/tickets/{id}/classification", web::put().to(classify))
-        .route("/tickets/{id}/transcript.pdf", web::get().to(transcript));
+pub fn routes(r: &mut super::routes::Routes) {
+    r.get("/tickets", list)
+        .get("/tickets/{id}", get)
+        .get("/tickets/{id}/messages", messages)
+        .post("/tickets/{id}/messages", reply)
+        .post("/tickets/{id}/pause", pause)
+        .post("/tickets/{id}/transfer", transfer)
+        .post("/tickets/{id}/finalize", finalize)
+        .get("/tickets/{id}/timeline", timeline)
+        .put("/tickets/{id}/classification", classify)
+        .get("/tickets/{id}/transcript.pdf", transcript);
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    list, get, messages, reply, pause, transfer, finalize, timeline, classify, transcript
+))]
+pub(super) struct Doc;
 
 #[derive(Deserialize)]
 struct ListQuery {
@@ -43,6 +50,16 @@ pub(crate) fn scope(caller: &Caller) -> Option<tickets::Scope> {
     tickets::Scope::of(&caller.viewer)
 }
 
+#[utoipa::path(
+    get,
+    path = "/tickets",
+    tag = "tickets",
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -120,6 +137,17 @@ async fn readable_ticket(
     Ok(ticket)
 }
 
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -134,6 +162,17 @@ struct MessagesQuery {
     after: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}/messages",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn messages(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -155,6 +194,17 @@ async fn messages(
     Ok(page(&req, &found, limit, |m| m.id.to_string()))
 }
 
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}/timeline",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn timeline(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -199,6 +249,18 @@ async fn command(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/messages",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 201, description = "Created"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn reply(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -228,6 +290,17 @@ async fn reply(
     Ok(HttpResponse::Created().json(outcome.message))
 }
 
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/pause",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn pause(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -258,6 +331,18 @@ struct TransferBody {
     operator_id: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/transfer",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn transfer(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -287,6 +372,17 @@ async fn transfer(
     Ok(HttpResponse::Ok().json(outcome.ticket))
 }
 
+#[utoipa::path(
+    post,
+    path = "/tickets/{id}/finalize",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn finalize(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -305,6 +401,18 @@ async fn finalize(
 }
 
 /// Saves the classification while the ticket is open; finalize merges its own over it.
+#[utoipa::path(
+    put,
+    path = "/tickets/{id}/classification",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    request_body(content_type = "application/json", description = "JSON; fields in CONTRACT.md"),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn classify(
     state: web::Data<AppState>,
     auth: OperatorAuth,
@@ -324,6 +432,17 @@ async fn checked(state: &AppState, c: Classification) -> Result<Classification, 
 }
 
 /// The ticket as a PDF: header, every message with author and time, the timeline.
+#[utoipa::path(
+    get,
+    path = "/tickets/{id}/transcript.pdf",
+    tag = "tickets",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn transcript(
     state: web::Data<AppState>,
     auth: OperatorAuth,

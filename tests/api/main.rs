@@ -7,6 +7,7 @@ mod daemon;
 mod errors;
 mod helpers;
 mod lifecycle;
+mod openapi;
 mod operations;
 mod outage;
 mod races;

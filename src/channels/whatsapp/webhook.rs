@@ -23,14 +23,18 @@ use crate::http::AppState;
 use crate::persistence::outbox;
 use crate::persistence::{StoreError, conversation_key};
 
-pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    cfg.service(
-        web::resource("/webhooks/whatsapp/{channel_id}")
-            .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+pub fn routes(r: &mut crate::http::routes::Routes, max_body_bytes: usize) {
+    r.resource("/webhooks/whatsapp/{channel_id}", &["get", "post"], |res| {
+        res.app_data(web::PayloadConfig::default().limit(max_body_bytes))
             .route(web::get().to(verify))
-            .route(web::post().to(deliver)),
-    );
+            .route(web::post().to(deliver))
+    });
 }
+
+/// The routes above, for the OpenAPI document (`super::openapi`).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(verify, deliver))]
+pub(crate) struct Doc;
 
 #[derive(Deserialize)]
 struct Handshake {
@@ -51,6 +55,16 @@ fn line_of(state: &AppState, channel: &str) -> Result<Arc<Line>, ApiError> {
 }
 
 /// Meta's subscription check: echo the challenge when the verify token is the channel's.
+#[utoipa::path(
+    get,
+    path = "/webhooks/whatsapp/{channel_id}",
+    tag = "whatsapp",
+    params(("channel_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+)]
 async fn verify(
     state: web::Data<AppState>,
     channel: web::Path<String>,
@@ -74,6 +88,16 @@ async fn verify(
 }
 
 /// A delivery from Meta.
+#[utoipa::path(
+    post,
+    path = "/webhooks/whatsapp/{channel_id}",
+    tag = "whatsapp",
+    params(("channel_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success"),
+        (status = "4XX", description = "An error: {\"error\": code, \"message\": sentence}"),
+    ),
+)]
 async fn deliver(
     req: HttpRequest,
     state: web::Data<AppState>,
