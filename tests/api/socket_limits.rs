@@ -110,10 +110,10 @@ async fn a_client_that_never_reads_again_is_dropped() {
     })
     .await;
     let (mut socket, channel, _) = one_operator_socket(&app, &graph).await;
+    // Whichever comes first, the backlog filling up (the session ends, its close frame waits
+    // behind the shut window) or the user timeout, the kernel gives up on the peer and resets
+    // the connection: nothing of it stays.
     flood(&app, &channel, 30).await;
-    assert_eq!(too_slow_closes(&app).await, 1.0);
-    // The close frame cannot get through a window the client keeps shut; the kernel gives up
-    // on the peer after the user timeout and the connection is reset.
     tokio::time::sleep(Duration::from_secs(12)).await;
     let ended = loop {
         match socket.raw_next().await {
