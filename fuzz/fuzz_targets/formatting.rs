@@ -11,11 +11,19 @@ fuzz_target!(|text: &str| {
     while let Some(at) = rest.find('<') {
         rest = &rest[at..];
         let tag = [
-            "<strong>", "</strong>", "<em>", "</em>", "<s>", "</s>", "<code>", "</code>", "<br>",
+            "<strong>",
+            "</strong>",
+            "<em>",
+            "</em>",
+            "<s>",
+            "</s>",
+            "<code>",
+            "</code>",
+            "<br>",
         ]
-            .iter()
-            .find(|t| rest.starts_with(**t))
-            .unwrap_or_else(|| panic!("unexpected markup in {html:?} from {text:?}"));
+        .iter()
+        .find(|t| rest.starts_with(**t))
+        .unwrap_or_else(|| panic!("unexpected markup in {html:?} from {text:?}"));
         rest = &rest[tag.len()..];
     }
     // Quotes never survive either: the HTML is safe inside an attribute too.

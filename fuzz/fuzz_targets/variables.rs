@@ -23,5 +23,9 @@ fuzz_target!(|text: &str| {
         assert_eq!(expanded.as_deref(), Ok(text));
     }
     // A text the expander accepts is one the checker accepts, and the other way round.
-    assert_eq!(expanded.is_ok(), check_queue_message(text).is_ok(), "{text:?}");
+    assert_eq!(
+        expanded.is_ok(),
+        check_queue_message(text).is_ok(),
+        "{text:?}"
+    );
 });
