@@ -130,7 +130,7 @@ fn read_password(stdin: &mut dyn std::io::BufRead) -> anyhow::Result<String> {
     let mut line = String::new();
     stdin.read_line(&mut line)?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    crate::http::auth::check_password_strength(&password)
+    crate::http::sessions::check_password_strength(&password)
         .map_err(|e| anyhow::anyhow!(e.message))?;
     Ok(password)
 }

@@ -15,6 +15,7 @@ pub mod openapi;
 mod pagination;
 pub mod password;
 pub mod routes;
+pub mod sessions;
 mod supervision;
 pub mod throttle;
 mod tickets;
@@ -67,7 +68,7 @@ pub struct AppState {
 pub fn fuzz_bodies(bytes: &[u8]) {
     let _ = body::parse::<serde_json::Value>(bytes);
     admin::fuzz_bodies(bytes);
-    auth::fuzz_bodies(bytes);
+    sessions::fuzz_bodies(bytes);
     channels::fuzz_bodies(bytes);
     inbound::fuzz_bodies(bytes);
     tickets::fuzz_bodies(bytes);
@@ -100,7 +101,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
     })
     .service(web::scope("/api/v1").configure(|cfg| {
         let mut r = Routes::new(cfg, "/api/v1");
-        auth::routes(&mut r);
+        sessions::routes(&mut r);
         admin::routes(&mut r);
         channels::routes(&mut r);
         api_keys::routes(&mut r);

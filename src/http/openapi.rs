@@ -44,7 +44,7 @@ impl Modify for BearerToken {
 pub fn document_json() -> String {
     let mut doc = ApiDoc::openapi();
     for module in [
-        super::auth::Doc::openapi(),
+        super::sessions::Doc::openapi(),
         super::admin::Doc::openapi(),
         super::channels::Doc::openapi(),
         super::api_keys::Doc::openapi(),
