@@ -392,13 +392,18 @@ impl Ws {
                 .expect("stream open")
                 .expect("frame");
             if let tungstenite::Message::Text(text) = frame {
-                let v: Value = serde_json::from_str(&text).unwrap();
-                let seq = v["seq"].as_i64().expect("every frame has a seq");
-                assert!(seq > self.last_seq, "seq {seq} after {}", self.last_seq);
-                self.last_seq = seq;
-                return v;
+                return self.event(&text);
             }
         }
+    }
+
+    /// A text frame as JSON, checking its `seq` follows the last one's.
+    fn event(&mut self, text: &str) -> Value {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let seq = v["seq"].as_i64().expect("every frame has a seq");
+        assert!(seq > self.last_seq, "seq {seq} after {}", self.last_seq);
+        self.last_seq = seq;
+        v
     }
 
     /// The next JSON event if one comes within `quiet`; `None` once the socket is quiet.
@@ -406,11 +411,7 @@ impl Ws {
         loop {
             let frame = tokio::time::timeout(quiet, self.stream.next()).await.ok()?;
             if let tungstenite::Message::Text(text) = frame.expect("stream open").expect("frame") {
-                let v: Value = serde_json::from_str(&text).unwrap();
-                let seq = v["seq"].as_i64().expect("every frame has a seq");
-                assert!(seq > self.last_seq, "seq {seq} after {}", self.last_seq);
-                self.last_seq = seq;
-                return Some(v);
+                return Some(self.event(&text));
             }
         }
     }
