@@ -50,6 +50,10 @@ struct Args {
     /// 10,000-connection scenario run without 10,000 argon2-hashed accounts.
     #[arg(long, default_value_t = 1)]
     sockets_per_operator: usize,
+    /// Customers per department the messages come from, so a message joins its customer's
+    /// open ticket; 0: every message from a new customer, so every message opens a ticket.
+    #[arg(long, default_value_t = 50)]
+    contacts: usize,
     /// Open tickets parked in an unwatched department before measuring.
     #[arg(long, default_value_t = 0)]
     tickets: usize,
@@ -262,7 +266,12 @@ struct Report {
     assignment: String,
     max_open: Option<u32>,
     tickets: usize,
+    /// Customers per department (0: a new one per message).
+    contacts: usize,
     offered: f64,
+    /// PostgreSQL only: pgbench's one-row durable INSERT transactions/s from the same number
+    /// of clients against the same server, measured just before the scenario.
+    ceiling_tps: Option<f64>,
     baseline_rps: f64,
     baseline_p50_ms: f64,
     baseline_p99_ms: f64,
@@ -303,7 +312,8 @@ impl Report {
         json!({
             "backend": self.args_backend, "operators": self.operators, "sockets": self.operators * self.sockets_per_operator, "departments": self.departments,
             "clients": self.clients, "whatsapp_batch": self.whatsapp_batch, "assignment": self.assignment, "max_open": self.max_open,
-            "open_tickets": self.tickets, "offered_rate": self.offered,
+            "open_tickets": self.tickets, "contacts": self.contacts, "offered_rate": self.offered,
+            "pgbench_insert_tps": self.ceiling_tps, "ratio_to_pgbench": self.ceiling_tps.map(|c| self.rps / c),
             "baseline_rps": self.baseline_rps, "baseline_p50_ms": self.baseline_p50_ms, "baseline_p99_ms": self.baseline_p99_ms,
             "sent": self.sent, "errors": self.errors, "rps": self.rps, "ratio_to_baseline": self.ratio(),
             "delivered": self.delivered, "expected_deliveries": self.expected,
@@ -333,7 +343,9 @@ impl Report {
             assignment: v["assignment"].as_str().unwrap_or("manual").to_owned(),
             max_open: v["max_open"].as_u64().map(|m| m as u32),
             tickets: u("open_tickets")?,
+            contacts: v["contacts"].as_u64().unwrap_or(50) as usize,
             offered: f("offered_rate")?,
+            ceiling_tps: v["pgbench_insert_tps"].as_f64(),
             baseline_rps: f("baseline_rps")?,
             baseline_p50_ms: f("baseline_p50_ms")?,
             baseline_p99_ms: f("baseline_p99_ms")?,
@@ -369,11 +381,56 @@ fn ms(h: &Histogram<u64>, q: f64) -> f64 {
 }
 
 async fn scenario(args: &Args) -> anyhow::Result<Report> {
+    let ceiling = match args.backend.as_str() {
+        "postgres" => Some(pgbench_ceiling(args)?),
+        _ => None,
+    };
     let dir = tempfile::tempdir()?;
     let url = fresh_database(args, dir.path())?;
     let result = run_scenario(args, &url).await;
     drop_database(args, &url);
-    result
+    result.map(|r| Report {
+        ceiling_tps: ceiling,
+        ..r
+    })
+}
+
+/// What the PostgreSQL server itself commits: pgbench's durable one-row `INSERT`
+/// transactions/s (prepared statements, `synchronous_commit` as the server has it) from the
+/// scenario's number of clients, for as long as the scenario measures (at least 5 s).
+fn pgbench_ceiling(args: &Args) -> anyhow::Result<f64> {
+    let url = fresh_database(args, Path::new(""))?;
+    let run = || -> anyhow::Result<f64> {
+        use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+        let mut conn = PgConnection::establish(&url)?;
+        diesel::sql_query("CREATE TABLE ceiling (id bigserial PRIMARY KEY, body text NOT NULL)")
+            .execute(&mut conn)?;
+        let script = tempfile::NamedTempFile::new()?;
+        std::fs::write(script.path(), "INSERT INTO ceiling (body) VALUES ('lg');\n")?;
+        let out = Command::new("pgbench")
+            .args(["-n", "-M", "prepared", "-j", "2"])
+            .arg(format!("-c{}", args.clients))
+            .arg(format!("-T{}", args.duration.max(5)))
+            .arg("-f")
+            .arg(script.path())
+            .arg(&url)
+            .output()
+            .map_err(|e| anyhow::anyhow!("pgbench (Debian: postgresql-client): {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines()
+            .find_map(|l| l.strip_prefix("tps = "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "pgbench gave no tps: {text} {}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+    };
+    let tps = run();
+    drop_database(args, &url);
+    tps
 }
 
 async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
@@ -564,6 +621,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     let per_client_interval = (args.rate > 0.0)
         .then(|| Duration::from_secs_f64(args.clients as f64 * batch as f64 / args.rate));
     let webhook = args.whatsapp_batch > 0;
+    let contacts = args.contacts;
     let mut senders = Vec::new();
     for c in 0..args.clients {
         let (http, base, key, channels, seq, errors, expected, sent_at, members, sent) = (
@@ -591,7 +649,10 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
                 }
                 // A webhook batch goes to one line: its department is that of its first message.
                 let d = (n / batch) % channels.len();
-                let phone = |i: usize| format!("2{d:04}{:04}", (i / channels.len()) % 50);
+                let phone = |i: usize| match contacts {
+                    0 => format!("3{d:04}{i:08}"),
+                    k => format!("2{d:04}{:06}", (i / channels.len()) % k),
+                };
                 let request = if webhook {
                     let body = webhook_batch(d, n, batch, phone).into_bytes();
                     http.post(format!("{base}/webhooks/whatsapp/{}", channels[d]))
@@ -665,6 +726,8 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
         assignment: args.assignment.clone(),
         max_open: args.max_open,
         tickets: args.tickets,
+        contacts: args.contacts,
+        ceiling_tps: None,
         offered: args.rate,
         baseline_rps,
         baseline_p50_ms: ms(&baseline_hist, 0.5),

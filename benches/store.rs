@@ -12,7 +12,8 @@ use diesel::connection::SimpleConnection;
 use switchboard::domain::ids::{ChannelId, DepartmentId};
 use switchboard::domain::ticket::TicketState;
 use switchboard::persistence::queries::directory::{insert_channel, insert_department};
-use switchboard::persistence::queries::inbound::{Ingest, ingest};
+use switchboard::persistence::queries::inbound::{Ingest, ingest, ingest_all};
+use switchboard::persistence::ticket_numbers::TicketNumbers;
 use switchboard::persistence::{DbConn, connect};
 use switchboard::views::{ChannelView, Content};
 
@@ -70,11 +71,13 @@ fn inbound(c: &mut Criterion) {
         created_at: Utc::now(),
     };
     insert_channel(&mut conn, &channel, "{}").unwrap();
+    let numbers = TicketNumbers::load(&mut conn).unwrap();
     // 50 contacts with an open ticket each, as in the load generator.
     let known: Vec<String> = (0..50).map(|i| format!("+5491100{i:06}")).collect();
     for phone in &known {
         ingest(
             &mut conn,
+            &numbers,
             &message(channel.id, department.id, phone.clone()),
         )
         .unwrap();
@@ -85,7 +88,9 @@ fn inbound(c: &mut Criterion) {
         b.iter_custom(|iters| {
             in_one_transaction(&mut conn, iters, |conn, i| {
                 let phone = known[i as usize % known.len()].clone();
-                black_box(ingest(conn, &message(channel.id, department.id, phone)).unwrap());
+                black_box(
+                    ingest(conn, &numbers, &message(channel.id, department.id, phone)).unwrap(),
+                );
             })
         })
     });
@@ -95,10 +100,40 @@ fn inbound(c: &mut Criterion) {
             in_one_transaction(&mut conn, iters, |conn, _| {
                 next += 1;
                 let phone = format!("+5492200{next:07}");
-                black_box(ingest(conn, &message(channel.id, department.id, phone)).unwrap());
+                black_box(
+                    ingest(conn, &numbers, &message(channel.id, department.id, phone)).unwrap(),
+                );
             })
         })
     });
+    // The same messages as the writer stores them under load: 32 at a time, one group
+    // (`ingest_all`); the time is per message.
+    for (name, opens) in [
+        ("joins_open_ticket_in_groups_of_32", false),
+        ("opens_ticket_in_groups_of_32", true),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let groups = iters.div_ceil(32);
+                in_one_transaction(&mut conn, groups, |conn, g| {
+                    let batch: Vec<Ingest> = (0..32)
+                        .map(|i| {
+                            let phone = if opens {
+                                next += 1;
+                                format!("+5492200{next:07}")
+                            } else {
+                                known[(g as usize * 32 + i) % known.len()].clone()
+                            };
+                            message(channel.id, department.id, phone)
+                        })
+                        .collect();
+                    let refs: Vec<&Ingest> = batch.iter().collect();
+                    black_box(ingest_all(conn, &numbers, &refs).unwrap());
+                }) * iters as u32
+                    / (groups * 32) as u32
+            })
+        });
+    }
     group.finish();
 }
 

@@ -18,6 +18,20 @@ use super::{StoreError, StoreOptions, unavailable};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// Runs `$body` with `$c` bound to the backend's own connection: for statements diesel builds
+/// only per backend (multi-row inserts), and on hot paths, where a query run through [`DbConn`]
+/// has its SQL text rebuilt each time to find its prepared statement, while on the backend's
+/// own connection a statement of fixed shape is found by its type.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::persistence::DbConn::Sqlite($c) => $body,
+            $crate::persistence::DbConn::Pg($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 /// A connection to whichever backend the URL names.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

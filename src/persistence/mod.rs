@@ -14,6 +14,7 @@ pub mod queries;
 mod rows;
 pub mod schema;
 mod sqlite;
+pub mod ticket_numbers;
 mod writer;
 
 use std::sync::Arc;
@@ -25,12 +26,15 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool};
 use tokio::sync::oneshot;
 
+pub(crate) use self::backend::on_backend;
 pub use self::backend::{Backend, DbConn, MultiBackend, connect};
 use self::backend::{Manager, run_migrations};
+use self::queries::inbound::{Ingest, Ingested};
 pub use self::sqlite::WAL_RESTART_FRAMES;
 use self::sqlite::spawn_checkpointer;
 use self::sqlite::wal_sync::WalSync;
-use self::writer::{Pending, WriteJob, writer_loop, writer_setup};
+use self::ticket_numbers::TicketNumbers;
+use self::writer::{InboundWrite, Job, Pending, writer_loop, writer_setup};
 use crate::domain::ids::ChannelId;
 
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +100,7 @@ struct Inner {
     backend: Backend,
     reads: Pool<Manager>,
     /// One queue per writer thread; a write goes to the writer its key hashes to.
-    writers: Vec<mpsc::Sender<Box<dyn WriteJob>>>,
+    writers: Vec<mpsc::Sender<Job>>,
     /// SQLite only: dropping it stops the checkpointer thread.
     _checkpointer: Option<mpsc::Sender<()>>,
 }
@@ -128,6 +132,7 @@ impl Store {
             && !options.url.starts_with("file:")
             && !options.url.contains(":memory:");
         writer_setup(&mut first, sync_stage)?;
+        let numbers = Arc::new(TicketNumbers::load(&mut first)?);
         let reads = Pool::builder()
             .max_size(options.read_pool_size)
             // While the database is away, a request waits this long before its 503.
@@ -144,9 +149,13 @@ impl Store {
         for n in 0..count {
             let conn = match first.take() {
                 Some(c) => c,
-                None => manager.connect().map_err(unavailable)?,
+                None => {
+                    let mut c = manager.connect().map_err(unavailable)?;
+                    writer_setup(&mut c, sync_stage)?;
+                    c
+                }
             };
-            let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+            let (tx, rx) = mpsc::channel::<Job>();
             let manager = manager.clone();
             let sync = sync_stage
                 .then(|| WalSync::spawn(&options.url))
@@ -154,7 +163,10 @@ impl Store {
                 .map_err(|e| StoreError::Unavailable(format!("cannot start the WAL sync: {e}")))?;
             thread::Builder::new()
                 .name(format!("store-writer-{n}"))
-                .spawn(move || writer_loop(manager, conn, rx, max_batch, sync))
+                .spawn({
+                    let numbers = numbers.clone();
+                    move || writer_loop(manager, conn, rx, max_batch, sync, numbers)
+                })
                 .map_err(|e| StoreError::Unavailable(format!("cannot start writer: {e}")))?;
             writers.push(tx);
         }
@@ -223,17 +235,40 @@ impl Store {
         self.send(key as usize % self.inner.writers.len(), f).await
     }
 
+    /// Stores an inbound message (see [`queries::inbound::ingest`]) on the writer `key` hashes
+    /// to, after that writer's earlier writes. Inbound messages queued together share their
+    /// statements ([`queries::inbound::ingest_all`]).
+    pub async fn ingest(&self, key: u64, ingest: Ingest) -> Result<Ingested, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Inbound(Box::new(InboundWrite {
+            ingest,
+            outcome: None,
+            reply,
+        }));
+        self.enqueue(key as usize % self.inner.writers.len(), job, answer)
+            .await
+    }
+
     async fn send<T, F>(&self, writer: usize, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnMut(&mut DbConn) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let job = Box::new(Pending {
+        let job = Job::Write(Box::new(Pending {
             f,
             outcome: None,
             reply,
-        });
+        }));
+        self.enqueue(writer, job, answer).await
+    }
+
+    async fn enqueue<T>(
+        &self,
+        writer: usize,
+        job: Job,
+        answer: oneshot::Receiver<Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         self.inner.writers[writer]
             .send(job)
             .map_err(|_| StoreError::Unavailable("the writer has stopped".into()))?;

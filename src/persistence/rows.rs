@@ -343,3 +343,37 @@ where
         self.load_iter(conn)?.next().transpose()
     }
 }
+
+/// A query planned for its values each time it runs, never a prepared statement's generic
+/// plan: for lookups by a list (`phone = ANY($1)` on PostgreSQL). PostgreSQL switches a
+/// prepared statement to a generic plan after five runs, and the generic plan of a list lookup
+/// made while a table was still small (a fresh installation, before autovacuum's first
+/// `ANALYZE`) scanned the whole table on every run once it had grown. Planning costs tens of
+/// microseconds; these lookups run once per group of inbound messages, not per message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlannedEachTime<Q>(pub Q);
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for PlannedEachTime<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q> diesel::query_builder::QueryId for PlannedEachTime<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for PlannedEachTime<Q>
+where
+    DB: diesel::backend::Backend,
+    Q: diesel::query_builder::QueryFragment<DB>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        self.0.walk_ast(out.reborrow())
+    }
+}
+
+impl<Q, Conn> diesel::RunQueryDsl<Conn> for PlannedEachTime<Q> {}

@@ -11,7 +11,40 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::backend::{DbConn, Manager};
+use super::queries::inbound::{Ingest, Ingested, ingest_all};
 use super::sqlite::wal_sync::WalSync;
+use super::ticket_numbers::TicketNumbers;
+
+/// What a writer's queue carries.
+pub(crate) enum Job {
+    /// A write of its own: a closure.
+    Write(Box<dyn WriteJob>),
+    /// An inbound message. Those queued one after another share their statements
+    /// ([`ingest_all`]): the hot path of the daemon.
+    Inbound(Box<InboundWrite>),
+}
+
+pub(super) struct InboundWrite {
+    pub(super) ingest: Ingest,
+    pub(super) outcome: Option<Result<Ingested, StoreError>>,
+    pub(super) reply: oneshot::Sender<Result<Ingested, StoreError>>,
+}
+
+impl Job {
+    pub(crate) fn finish(self, commit: Result<(), String>) {
+        match self {
+            Job::Write(job) => job.finish(commit),
+            Job::Inbound(w) => {
+                let result = match (commit, w.outcome) {
+                    (Ok(()), Some(outcome)) => outcome,
+                    (Ok(()), None) => Err(StoreError::Unavailable("the write never ran".into())),
+                    (Err(e), _) => Err(StoreError::Unavailable(e)),
+                };
+                let _ = w.reply.send(result);
+            }
+        }
+    }
+}
 
 /// A queued write. It may run twice: optimistically inside a shared transaction, and again on
 /// its own if another write of that transaction failed (see [`writer_loop`]).
@@ -65,9 +98,10 @@ where
 pub(super) fn writer_loop(
     manager: Manager,
     conn: DbConn,
-    rx: mpsc::Receiver<Box<dyn WriteJob>>,
+    rx: mpsc::Receiver<Job>,
     max_batch: usize,
     wal_sync: Option<WalSync>,
+    numbers: std::sync::Arc<TicketNumbers>,
 ) {
     let mut conn = Some(conn);
     while let Ok(first) = rx.recv() {
@@ -92,7 +126,7 @@ pub(super) fn writer_loop(
         };
         let size = batch.len();
         let started = std::time::Instant::now();
-        let outcome = run_together(c, &mut batch);
+        let outcome = run_together(c, &numbers, &mut batch);
         crate::instruments::committed(size, started.elapsed());
         let mut broken = false;
         let answered: Vec<_> = match outcome {
@@ -104,7 +138,8 @@ pub(super) fn writer_loop(
                 batch
                     .into_iter()
                     .map(|mut job| {
-                        let commit = run_together(c, std::slice::from_mut(&mut job)).commit();
+                        let commit =
+                            run_together(c, &numbers, std::slice::from_mut(&mut job)).commit();
                         broken |= commit.is_err();
                         (job, commit)
                     })
@@ -150,14 +185,15 @@ impl Together {
     }
 }
 
-/// Runs `jobs` in one transaction, stopping at the first that fails.
+/// Runs `jobs` in one transaction, in order, stopping at the first that fails. Consecutive
+/// inbound messages run as one group.
 ///
 /// On SQLite the transaction begins `IMMEDIATE`, taking the write lock up front: a deferred
 /// `BEGIN` would take it only at the first write, and SQLite refuses — without waiting — to
 /// turn a read transaction into a write one while another connection (the checkpointer)
 /// holds the lock. Diesel's transaction manager is bypassed for that; writes never open
 /// transactions of their own.
-fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
+fn run_together(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> Together {
     let begin = match conn {
         DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
         DbConn::Pg(_) => "BEGIN",
@@ -165,8 +201,25 @@ fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
     if let Err(e) = conn.batch_execute(begin) {
         return Together::Broken(e.to_string());
     }
-    for job in jobs.iter_mut() {
-        if !job.run(conn) {
+    let mut next = 0;
+    while next < jobs.len() {
+        let ok = match &mut jobs[next] {
+            Job::Write(job) => {
+                next += 1;
+                job.run(conn)
+            }
+            Job::Inbound(_) => {
+                let end = next
+                    + jobs[next..]
+                        .iter()
+                        .take_while(|j| matches!(j, Job::Inbound(_)))
+                        .count();
+                let ok = run_inbound(conn, numbers, &mut jobs[next..end]);
+                next = end;
+                ok
+            }
+        };
+        if !ok {
             return match conn.batch_execute("ROLLBACK") {
                 Ok(()) => Together::Failed,
                 Err(e) => Together::Broken(e.to_string()),
@@ -183,17 +236,54 @@ fn run_together(conn: &mut DbConn, jobs: &mut [Box<dyn WriteJob>]) -> Together {
     }
 }
 
+/// Stores a run of inbound messages with [`ingest_all`] and keeps each one's outcome. If the
+/// group fails, its first message keeps the error (the one a message alone would hear) and the
+/// others are marked to run again.
+fn run_inbound(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> bool {
+    let writes: Vec<&mut InboundWrite> = jobs
+        .iter_mut()
+        .filter_map(|j| match j {
+            Job::Inbound(w) => Some(&mut **w),
+            Job::Write(_) => None,
+        })
+        .collect();
+    let group: Vec<&Ingest> = writes.iter().map(|w| &w.ingest).collect();
+    let stored = std::panic::catch_unwind(AssertUnwindSafe(|| ingest_all(conn, numbers, &group)))
+        .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())))
+        .map_err(StoreError::busy_is_unavailable);
+    match stored {
+        Ok(stored) => {
+            for (w, s) in writes.into_iter().zip(stored) {
+                w.outcome = Some(Ok(s));
+            }
+            true
+        }
+        Err(e) => {
+            let mut e = Some(e);
+            for w in writes {
+                w.outcome = Some(Err(e.take().unwrap_or_else(|| {
+                    StoreError::Unavailable("another message of its group failed".into())
+                })));
+            }
+            false
+        }
+    }
+}
+
 /// A writer connection never checkpoints SQLite's WAL itself: a checkpoint copies up to a
 /// thousand pages into the database file and fsyncs it, and on the writer that stalled every
 /// write queued behind it (the p99 of inbound messages was that stall). The checkpointer
 /// thread does it instead. With `wal_sync`, its commits do not fsync either: the WAL sync
 /// stage does, before anyone is answered.
 pub(super) fn writer_setup(conn: &mut DbConn, wal_sync: bool) -> Result<(), StoreError> {
-    if let DbConn::Sqlite(c) = conn {
-        c.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
-        if wal_sync {
-            c.batch_execute("PRAGMA synchronous = NORMAL;")?;
+    match conn {
+        DbConn::Sqlite(c) => {
+            c.batch_execute("PRAGMA wal_autocheckpoint = 0;")?;
+            if wal_sync {
+                c.batch_execute("PRAGMA synchronous = NORMAL;")?;
+            }
         }
+        DbConn::Pg(_) => {}
     }
     Ok(())
 }

@@ -27,7 +27,7 @@ use crate::domain::routing;
 use crate::domain::ticket::{Reason, TicketState};
 use crate::domain::visibility::{Placement, Viewer, can_see};
 use crate::persistence::conversation_key;
-use crate::persistence::queries::inbound::{self, Greeting, Ingest};
+use crate::persistence::queries::inbound::{Greeting, Ingest};
 use crate::views::{AuthorKind, DepartmentView, Direction, Member, TicketView};
 
 /// How often the department looks at its clock: the opening drain and owner timeouts.
@@ -345,10 +345,7 @@ impl Handler<Inbound> for DepartmentActor {
         );
         Box::pin(
             async move {
-                let stored = registry
-                    .store
-                    .write_keyed(key, move |c| inbound::ingest(c, &ingest))
-                    .await?;
+                let stored = registry.store.ingest(key, ingest).await?;
                 registry.deliver_inbound(&stored);
                 if !stored.duplicate {
                     crate::instruments::inbound_delivered(arrived);

@@ -19,7 +19,7 @@ use crate::persistence::rows::{
     ContactRow, EventRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, content_columns, parse, utc,
 };
 use crate::persistence::schema::*;
-use crate::persistence::{DbConn, MultiBackend, StoreError};
+use crate::persistence::{DbConn, MultiBackend, StoreError, on_backend};
 use crate::views::{Content, MessageView, Named, TicketView, TimelineEntry};
 
 pub enum Sender<'a> {
@@ -43,13 +43,20 @@ pub struct NewMessage<'a> {
 }
 
 pub fn insert_message(conn: &mut DbConn, m: NewMessage<'_>) -> Result<MessageView, StoreError> {
+    let row = message_row(m);
+    insert_messages(conn, std::slice::from_ref(&row))?;
+    row.into_view()
+}
+
+/// The row `m` is stored as, with a fresh id.
+pub(crate) fn message_row(m: NewMessage<'_>) -> MessageRow {
     let (direction, author_kind, author_id, author_name) = match m.sender {
         Sender::Contact { id, name } => ("in", "contact", Some(id.to_owned()), name),
         Sender::Operator { id, name } => ("out", "operator", Some(id.to_string()), name),
         Sender::System { name } => ("out", "system", None, name),
     };
     let (body, payload) = content_columns(m.content);
-    let row = MessageRow {
+    MessageRow {
         id: MessageId::new().to_string(),
         ticket_id: m.ticket_id.to_string(),
         channel_id: m.channel_id.to_string(),
@@ -66,28 +73,50 @@ pub fn insert_message(conn: &mut DbConn, m: NewMessage<'_>) -> Result<MessageVie
         context: m.context.filter(|c| !c.is_empty()).map(to_json),
         error: None,
         sent_at: m.sent_at,
-    };
-    diesel::insert_into(messages::table)
-        .values((
-            messages::id.eq(&row.id),
-            messages::ticket_id.eq(&row.ticket_id),
-            messages::channel_id.eq(&row.channel_id),
-            messages::external_id.eq(&row.external_id),
-            messages::direction.eq(&row.direction),
-            messages::author_kind.eq(&row.author_kind),
-            messages::author_id.eq(&row.author_id),
-            messages::author_name.eq(&row.author_name),
-            messages::kind.eq(&row.kind),
-            messages::body.eq(&row.body),
-            messages::payload.eq(&row.payload),
-            messages::status.eq(&row.status),
-            messages::created_at.eq(row.created_at),
-            messages::context.eq(&row.context),
-            messages::error.eq(&row.error),
-            messages::sent_at.eq(row.sent_at),
-        ))
-        .execute(conn)?;
-    row.into_view()
+    }
+}
+
+/// Rows a single statement inserts at most: PostgreSQL binds at most 65,535 values, SQLite
+/// 32,766, and a message row binds 16.
+pub(crate) const ROWS_PER_INSERT: usize = 1000;
+
+/// Inserts `rows` in as few statements as the bind limits allow, in order.
+pub(crate) fn insert_messages(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|row| {
+                (
+                    messages::id.eq(&row.id),
+                    messages::ticket_id.eq(&row.ticket_id),
+                    messages::channel_id.eq(&row.channel_id),
+                    messages::external_id.eq(&row.external_id),
+                    messages::direction.eq(&row.direction),
+                    messages::author_kind.eq(&row.author_kind),
+                    messages::author_id.eq(&row.author_id),
+                    messages::author_name.eq(&row.author_name),
+                    messages::kind.eq(&row.kind),
+                    messages::body.eq(&row.body),
+                    messages::payload.eq(&row.payload),
+                    messages::status.eq(&row.status),
+                    messages::created_at.eq(row.created_at),
+                    messages::context.eq(&row.context),
+                    messages::error.eq(&row.error),
+                    messages::sent_at.eq(row.sent_at),
+                )
+            })
+            .collect();
+        match values.as_slice() {
+            // One row keeps a statement of fixed shape, prepared once (see `rows`).
+            [one] => on_backend!(conn, |c| diesel::insert_into(messages::table)
+                .values(*one)
+                .execute(c)?),
+            _ => on_backend!(conn, |c| diesel::insert_into(messages::table)
+                .values(&values)
+                .execute(c)?),
+        };
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -101,7 +130,29 @@ pub(crate) fn insert_event(
     reason: Reason,
     at: NaiveDateTime,
 ) -> Result<(), StoreError> {
-    let row = EventRow {
+    let row = event_row(
+        ticket_id,
+        state,
+        department_id,
+        operator_id,
+        owner_id,
+        reason,
+        at,
+    );
+    insert_events(conn, std::slice::from_ref(&row))
+}
+
+/// A timeline entry's row, with a fresh id.
+pub(crate) fn event_row(
+    ticket_id: TicketId,
+    state: TicketState,
+    department_id: DepartmentId,
+    operator_id: Option<OperatorId>,
+    owner_id: Option<OperatorId>,
+    reason: Reason,
+    at: NaiveDateTime,
+) -> EventRow {
+    EventRow {
         id: uuid::Uuid::now_v7().to_string(),
         ticket_id: ticket_id.to_string(),
         state: state.as_str().into(),
@@ -110,19 +161,36 @@ pub(crate) fn insert_event(
         owner_id: owner_id.map(|o| o.to_string()),
         reason: reason.as_str().into(),
         at,
-    };
-    diesel::insert_into(ticket_events::table)
-        .values((
-            ticket_events::id.eq(&row.id),
-            ticket_events::ticket_id.eq(&row.ticket_id),
-            ticket_events::state.eq(&row.state),
-            ticket_events::department_id.eq(&row.department_id),
-            ticket_events::operator_id.eq(&row.operator_id),
-            ticket_events::owner_id.eq(&row.owner_id),
-            ticket_events::reason.eq(&row.reason),
-            ticket_events::at.eq(row.at),
-        ))
-        .execute(conn)?;
+    }
+}
+
+/// Inserts timeline entries in as few statements as the bind limits allow, in order.
+pub(crate) fn insert_events(conn: &mut DbConn, rows: &[EventRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|row| {
+                (
+                    ticket_events::id.eq(&row.id),
+                    ticket_events::ticket_id.eq(&row.ticket_id),
+                    ticket_events::state.eq(&row.state),
+                    ticket_events::department_id.eq(&row.department_id),
+                    ticket_events::operator_id.eq(&row.operator_id),
+                    ticket_events::owner_id.eq(&row.owner_id),
+                    ticket_events::reason.eq(&row.reason),
+                    ticket_events::at.eq(row.at),
+                )
+            })
+            .collect();
+        match values.as_slice() {
+            [one] => on_backend!(conn, |c| diesel::insert_into(ticket_events::table)
+                .values(*one)
+                .execute(c)?),
+            _ => on_backend!(conn, |c| diesel::insert_into(ticket_events::table)
+                .values(&values)
+                .execute(c)?),
+        };
+    }
     Ok(())
 }
 

@@ -17,11 +17,11 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::thread;
 
-use crate::persistence::writer::WriteJob;
+use crate::persistence::writer::Job;
 
 /// Writes whose transaction has ended, each with what its caller will be told unless the
 /// fsync fails.
-pub(crate) type Answered = Vec<(Box<dyn WriteJob>, Result<(), String>)>;
+pub(crate) type Answered = Vec<(Job, Result<(), String>)>;
 
 /// The handle of the thread that fsyncs the WAL and answers callers. Dropping it stops it.
 pub(crate) struct WalSync {
@@ -105,11 +105,11 @@ mod tests {
 
     fn committed(value: i32) -> (Answered, oneshot::Receiver<Result<i32, StoreError>>) {
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn WriteJob> = Box::new(Pending {
+        let job = Job::Write(Box::new(Pending {
             f: move |_: &mut DbConn| Ok(value),
             outcome: Some(Ok(value)),
             reply,
-        });
+        }));
         (vec![(job, Ok(()))], answer)
     }
 

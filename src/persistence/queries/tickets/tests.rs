@@ -3,6 +3,7 @@
 use super::*;
 use crate::domain::visibility::{Placement, can_see};
 use crate::persistence::queries::{directory, inbound};
+use crate::persistence::ticket_numbers::TicketNumbers;
 use crate::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
 use crate::views::{ChannelView, DepartmentView};
 
@@ -79,8 +80,10 @@ fn the_list_filter_agrees_with_can_see_everywhere() {
                             continue;
                         }
                         n += 1;
+                        let numbers = TicketNumbers::load(c)?;
                         let stored = inbound::ingest(
                             c,
+                            &numbers,
                             &inbound::Ingest {
                                 channel_id: channel.id,
                                 channel_name: channel.name.clone(),
