@@ -143,7 +143,7 @@ fn a_group_stores_what_one_message_after_another_would() {
             emoji: Some("👍".into()),
         }),
     );
-    let group = vec![
+    let group = [
         // A new customer opens a ticket; their next message joins it and renames them.
         message(
             c1,
