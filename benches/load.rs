@@ -649,9 +649,14 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
                 }
                 // A webhook batch goes to one line: its department is that of its first message.
                 let d = (n / batch) % channels.len();
+                // REST spreads consecutive messages over the departments; a webhook batch
+                // stays in one, its messages from different customers, as Meta batches a busy
+                // line's traffic (one customer's burst would be stored in order, one commit
+                // after another).
+                let spread = if webhook { 1 } else { channels.len() };
                 let phone = |i: usize| match contacts {
                     0 => format!("3{d:04}{i:08}"),
-                    k => format!("2{d:04}{:06}", (i / channels.len()) % k),
+                    k => format!("2{d:04}{:06}", (i / spread) % k),
                 };
                 let request = if webhook {
                     let body = webhook_batch(d, n, batch, phone).into_bytes();
