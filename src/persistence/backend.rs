@@ -32,6 +32,27 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
+/// Inserts `$rows` into `$table`, each row's values given by `$values`, in as few statements
+/// as the bind limits allow ([`ROWS_PER_INSERT`](crate::persistence::queries::tickets::ROWS_PER_INSERT)
+/// rows each). One row keeps a statement of fixed shape, prepared once (see `rows`).
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr, |$row:ident| $values:expr) => {{
+        for chunk in $rows.chunks($crate::persistence::queries::tickets::ROWS_PER_INSERT) {
+            let values: Vec<_> = chunk.iter().map(|$row| $values).collect();
+            match values.as_slice() {
+                [] => 0,
+                [one] => $crate::persistence::on_backend!($conn, |c| diesel::insert_into($table)
+                    .values(*one)
+                    .execute(c)?),
+                _ => $crate::persistence::on_backend!($conn, |c| diesel::insert_into($table)
+                    .values(&values)
+                    .execute(c)?),
+            };
+        }
+    }};
+}
+pub(crate) use insert_rows;
+
 /// A connection to whichever backend the URL names.
 #[derive(diesel::MultiConnection)]
 pub enum DbConn {

@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::tickets::{
-    NewMessage, ROWS_PER_INSERT, Sender, event_row, insert_events, insert_messages, message_row,
-};
+use super::tickets::{NewMessage, Sender, event_row, insert_events, insert_messages, message_row};
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, TicketId};
 use crate::domain::message::{MessageContext, MessageRef, MessageStatus};
 use crate::domain::template::{Variables, expand};
@@ -21,7 +19,7 @@ use crate::persistence::rows::{
 };
 use crate::persistence::schema::*;
 use crate::persistence::ticket_numbers::TicketNumbers;
-use crate::persistence::{DbConn, StoreError, on_backend};
+use crate::persistence::{DbConn, StoreError, insert_rows};
 use crate::views::{ContactRef, Content, MessageView, Named, TicketView};
 
 /// An inbound message as a channel hands it over.
@@ -528,30 +526,16 @@ fn insert_contacts(
     now: Option<NaiveDateTime>,
 ) -> Result<(), StoreError> {
     let Some(now) = now else { return Ok(()) };
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|c| {
-                (
-                    contacts::id.eq(&c.id),
-                    contacts::phone.eq(&c.phone),
-                    contacts::name.eq(&c.name),
-                    contacts::name_edited.eq(false),
-                    contacts::created_at.eq(now),
-                    contacts::updated_at.eq(now),
-                )
-            })
-            .collect();
-        match values.as_slice() {
-            [] => 0,
-            [one] => on_backend!(conn, |c| diesel::insert_into(contacts::table)
-                .values(*one)
-                .execute(c)?),
-            _ => on_backend!(conn, |c| diesel::insert_into(contacts::table)
-                .values(&values)
-                .execute(c)?),
-        };
-    }
+    insert_rows!(conn, contacts::table, rows, |c| {
+        (
+            contacts::id.eq(&c.id),
+            contacts::phone.eq(&c.phone),
+            contacts::name.eq(&c.name),
+            contacts::name_edited.eq(false),
+            contacts::created_at.eq(now),
+            contacts::updated_at.eq(now),
+        )
+    });
     Ok(())
 }
 
@@ -579,36 +563,22 @@ fn new_ticket(numbers: &TicketNumbers, m: &Ingest, contact: &ContactRow) -> Tick
 
 /// Inserts new tickets in as few statements as the bind limits allow.
 fn insert_tickets(conn: &mut DbConn, rows: &[TicketRow]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|row| {
-                (
-                    tickets::id.eq(&row.id),
-                    tickets::number.eq(row.number),
-                    tickets::state.eq(&row.state),
-                    tickets::contact_id.eq(&row.contact_id),
-                    tickets::channel_id.eq(&row.channel_id),
-                    tickets::department_id.eq(&row.department_id),
-                    tickets::operator_id.eq(&row.operator_id),
-                    tickets::classification.eq(&row.classification),
-                    tickets::created_at.eq(row.created_at),
-                    tickets::updated_at.eq(row.updated_at),
-                    tickets::closed_at.eq(row.closed_at),
-                    tickets::waiting_since.eq(row.waiting_since),
-                )
-            })
-            .collect();
-        match values.as_slice() {
-            [] => 0,
-            [one] => on_backend!(conn, |c| diesel::insert_into(tickets::table)
-                .values(*one)
-                .execute(c)?),
-            _ => on_backend!(conn, |c| diesel::insert_into(tickets::table)
-                .values(&values)
-                .execute(c)?),
-        };
-    }
+    insert_rows!(conn, tickets::table, rows, |row| {
+        (
+            tickets::id.eq(&row.id),
+            tickets::number.eq(row.number),
+            tickets::state.eq(&row.state),
+            tickets::contact_id.eq(&row.contact_id),
+            tickets::channel_id.eq(&row.channel_id),
+            tickets::department_id.eq(&row.department_id),
+            tickets::operator_id.eq(&row.operator_id),
+            tickets::classification.eq(&row.classification),
+            tickets::created_at.eq(row.created_at),
+            tickets::updated_at.eq(row.updated_at),
+            tickets::closed_at.eq(row.closed_at),
+            tickets::waiting_since.eq(row.waiting_since),
+        )
+    });
     Ok(())
 }
 

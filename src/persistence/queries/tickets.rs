@@ -19,7 +19,7 @@ use crate::persistence::rows::{
     ContactRow, EventRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, content_columns, parse, utc,
 };
 use crate::persistence::schema::*;
-use crate::persistence::{DbConn, MultiBackend, StoreError, on_backend};
+use crate::persistence::{DbConn, MultiBackend, StoreError, insert_rows};
 use crate::views::{Content, MessageView, Named, TicketView, TimelineEntry};
 
 pub enum Sender<'a> {
@@ -82,40 +82,26 @@ pub(crate) const ROWS_PER_INSERT: usize = 1000;
 
 /// Inserts `rows` in as few statements as the bind limits allow, in order.
 pub(crate) fn insert_messages(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|row| {
-                (
-                    messages::id.eq(&row.id),
-                    messages::ticket_id.eq(&row.ticket_id),
-                    messages::channel_id.eq(&row.channel_id),
-                    messages::external_id.eq(&row.external_id),
-                    messages::direction.eq(&row.direction),
-                    messages::author_kind.eq(&row.author_kind),
-                    messages::author_id.eq(&row.author_id),
-                    messages::author_name.eq(&row.author_name),
-                    messages::kind.eq(&row.kind),
-                    messages::body.eq(&row.body),
-                    messages::payload.eq(&row.payload),
-                    messages::status.eq(&row.status),
-                    messages::created_at.eq(row.created_at),
-                    messages::context.eq(&row.context),
-                    messages::error.eq(&row.error),
-                    messages::sent_at.eq(row.sent_at),
-                )
-            })
-            .collect();
-        match values.as_slice() {
-            // One row keeps a statement of fixed shape, prepared once (see `rows`).
-            [one] => on_backend!(conn, |c| diesel::insert_into(messages::table)
-                .values(*one)
-                .execute(c)?),
-            _ => on_backend!(conn, |c| diesel::insert_into(messages::table)
-                .values(&values)
-                .execute(c)?),
-        };
-    }
+    insert_rows!(conn, messages::table, rows, |row| {
+        (
+            messages::id.eq(&row.id),
+            messages::ticket_id.eq(&row.ticket_id),
+            messages::channel_id.eq(&row.channel_id),
+            messages::external_id.eq(&row.external_id),
+            messages::direction.eq(&row.direction),
+            messages::author_kind.eq(&row.author_kind),
+            messages::author_id.eq(&row.author_id),
+            messages::author_name.eq(&row.author_name),
+            messages::kind.eq(&row.kind),
+            messages::body.eq(&row.body),
+            messages::payload.eq(&row.payload),
+            messages::status.eq(&row.status),
+            messages::created_at.eq(row.created_at),
+            messages::context.eq(&row.context),
+            messages::error.eq(&row.error),
+            messages::sent_at.eq(row.sent_at),
+        )
+    });
     Ok(())
 }
 
@@ -166,31 +152,18 @@ pub(crate) fn event_row(
 
 /// Inserts timeline entries in as few statements as the bind limits allow, in order.
 pub(crate) fn insert_events(conn: &mut DbConn, rows: &[EventRow]) -> Result<(), StoreError> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<_> = chunk
-            .iter()
-            .map(|row| {
-                (
-                    ticket_events::id.eq(&row.id),
-                    ticket_events::ticket_id.eq(&row.ticket_id),
-                    ticket_events::state.eq(&row.state),
-                    ticket_events::department_id.eq(&row.department_id),
-                    ticket_events::operator_id.eq(&row.operator_id),
-                    ticket_events::owner_id.eq(&row.owner_id),
-                    ticket_events::reason.eq(&row.reason),
-                    ticket_events::at.eq(row.at),
-                )
-            })
-            .collect();
-        match values.as_slice() {
-            [one] => on_backend!(conn, |c| diesel::insert_into(ticket_events::table)
-                .values(*one)
-                .execute(c)?),
-            _ => on_backend!(conn, |c| diesel::insert_into(ticket_events::table)
-                .values(&values)
-                .execute(c)?),
-        };
-    }
+    insert_rows!(conn, ticket_events::table, rows, |row| {
+        (
+            ticket_events::id.eq(&row.id),
+            ticket_events::ticket_id.eq(&row.ticket_id),
+            ticket_events::state.eq(&row.state),
+            ticket_events::department_id.eq(&row.department_id),
+            ticket_events::operator_id.eq(&row.operator_id),
+            ticket_events::owner_id.eq(&row.owner_id),
+            ticket_events::reason.eq(&row.reason),
+            ticket_events::at.eq(row.at),
+        )
+    });
     Ok(())
 }
 
