@@ -26,6 +26,9 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 const ADMIN_EMAIL: &str = "bench@example.com";
 const ADMIN_PASSWORD: &str = "bench-password";
 
@@ -226,12 +229,7 @@ impl Drop for Daemon {
 
 fn fresh_database(args: &Args, dir: &Path) -> anyhow::Result<String> {
     if args.backend == "postgres" {
-        use diesel::{Connection, RunQueryDsl, pg::PgConnection};
-        let name = format!("switchboard_bench_{}", uuid::Uuid::now_v7().simple());
-        let mut admin = PgConnection::establish(&args.postgres)?;
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
-        let (base, _) = args.postgres.rsplit_once('/').unwrap();
-        Ok(format!("{base}/{name}"))
+        postgres::fresh_database(&args.postgres)
     } else {
         Ok(dir.join("bench.sqlite3").display().to_string())
     }
@@ -239,14 +237,7 @@ fn fresh_database(args: &Args, dir: &Path) -> anyhow::Result<String> {
 
 fn drop_database(args: &Args, url: &str) {
     if args.backend == "postgres" {
-        use diesel::{Connection, RunQueryDsl, pg::PgConnection};
-        if let (Ok(mut admin), Some((_, name))) = (
-            PgConnection::establish(&args.postgres),
-            url.rsplit_once('/'),
-        ) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut admin);
-        }
+        postgres::drop_database(&args.postgres, url);
     }
 }
 
@@ -295,9 +286,21 @@ impl Report {
     }
 
     fn inbound(&self) -> String {
+        let each = match self.contacts {
+            0 => ", each a new ticket",
+            _ => "",
+        };
         match self.whatsapp_batch {
-            0 => "REST".into(),
-            n => format!("webhook ×{n}"),
+            0 => format!("REST{each}"),
+            n => format!("webhook ×{n}{each}"),
+        }
+    }
+
+    /// What the storage commits (pgbench's one-row INSERTs/s) or, on SQLite, /healthz req/s.
+    fn ceiling(&self) -> (f64, &'static str) {
+        match self.ceiling_tps {
+            Some(tps) => (tps, "pgbench INSERT tps"),
+            None => (self.baseline_rps, "/healthz req/s"),
         }
     }
 
@@ -935,19 +938,33 @@ async fn sweep(base: &Args) -> anyhow::Result<()> {
         log(&r, &format!("{operators} operators"));
         all.push(r);
     }
-    // Durable routing alone (one socket per message) with enough clients to fill the batches:
-    // what the daemon carries when the fsync is not the limit (see BENCHMARKS.md).
+    // Throughput against what the storage itself commits (issue 13): one socket per message,
+    // 32 clients, messages that join one of 50 open tickets per department and messages that
+    // each open a new one (every customer new), as fast as possible and then at half that rate
+    // for the latency. On PostgreSQL each scenario first measures pgbench's ceiling.
     for backend in ["sqlite", "postgres"] {
-        let r = scenario(&Args {
-            backend: backend.into(),
-            operators: 10,
-            departments: 10,
-            clients: 32,
-            ..base.clone()
-        })
-        .await?;
-        log(&r, &format!("{backend} fan-out 1, 32 clients"));
-        all.push(r);
+        for contacts in [50, 0] {
+            let args = Args {
+                backend: backend.into(),
+                operators: 10,
+                departments: 10,
+                clients: 32,
+                contacts,
+                ..base.clone()
+            };
+            let peak = scenario(&args).await?;
+            log(
+                &peak,
+                &format!("{backend} fan-out 1, 32 clients, contacts {contacts}"),
+            );
+            let half = scenario(&Args {
+                rate: (peak.rps / 2.0).max(1.0),
+                ..args.clone()
+            })
+            .await?;
+            log(&half, &format!("{backend} the same at half of that"));
+            all.extend([peak, half]);
+        }
     }
     // The routing decision (issue 11): one operator per department, so every message reaches
     // one socket whatever the policy, and round robin with a maximum of 25 open tickets each,
@@ -1178,6 +1195,47 @@ fn render_markdown(all: &[Report]) -> String {
                 r.p99_ms
             );
         }
+    }
+    // Issue 13: peak messages/s against the ceiling, and p99 at half that load.
+    let _ = writeln!(
+        s,
+        "\n## Throughput against the storage's ceiling\n\n10 operators in 10 departments (one socket per message), 32 clients: messages that join one of 50 open tickets per department, and messages from customers never seen before, so that every one opens a ticket (a contact, a ticket with the next number, its timeline entry and the message). On PostgreSQL the ceiling is what the same server commits: pgbench's durable one-row `INSERT` transactions/s from the same 32 clients (prepared statements, run just before the scenario); on SQLite it is the daemon's own `GET /healthz`. The p99 is measured at half the peak rate, in a run of its own. Targets (issue 13): PostgreSQL ≥ 0.5 of pgbench with p99 ≤ 25 ms; SQLite ≥ 0.3 of /healthz with p99 ≤ 5 ms.\n"
+    );
+    let _ = writeln!(
+        s,
+        "| backend | messages | msgs/s | ceiling | ratio | target | p99 ms at half load | target p99 ms |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    let ceiling_runs: Vec<&Report> = all
+        .iter()
+        .filter(|r| r.operators == 10 && r.departments == 10 && r.clients == 32)
+        .filter(|r| r.whatsapp_batch == 0 && r.tickets == 0 && r.assignment == "manual")
+        .collect();
+    for peak in ceiling_runs.iter().filter(|r| r.offered == 0.0) {
+        let half = ceiling_runs.iter().find(|r| {
+            r.offered > 0.0 && r.args_backend == peak.args_backend && r.contacts == peak.contacts
+        });
+        let (ceiling, unit) = peak.ceiling();
+        let (ratio_target, p99_target) = match peak.args_backend.as_str() {
+            "postgres" => (0.5, 25.0),
+            _ => (0.3, 5.0),
+        };
+        let ratio = peak.rps / ceiling;
+        let met = |ok: bool| if ok { "met" } else { "**missed**" };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {:.0} | {ceiling:.0} {unit} | {ratio:.2} | ≥ {ratio_target} ({}) | {} | ≤ {p99_target} ({}) |",
+            peak.args_backend,
+            if peak.contacts == 0 {
+                "each opens a ticket"
+            } else {
+                "join open tickets"
+            },
+            peak.rps,
+            met(ratio >= ratio_target),
+            half.map_or("-".into(), |h| format!("{:.2}", h.p99_ms)),
+            met(half.is_some_and(|h| h.p99_ms <= p99_target)),
+        );
     }
     // The routing policy against manual assignment, pairs measured back to back.
     let _ = writeln!(

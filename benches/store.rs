@@ -1,6 +1,12 @@
-//! Micro-benchmarks of the writer's work for one inbound message on SQLite, without the disk:
-//! `synchronous = OFF` and every iteration of a sample inside one transaction, as a large group
-//! commit would run them. What is left is the statements' own cost (diesel and SQLite).
+//! Micro-benchmarks of the writer's work for one inbound message, without the disk: every
+//! iteration of a sample inside one transaction, as a large group commit would run them (and on
+//! SQLite `synchronous = OFF`). What is left is the statements' own cost (diesel and the
+//! database). On SQLite always; on PostgreSQL too when `SWITCHBOARD_TEST_DATABASE_URL` names a
+//! server (a throw-away database is made there):
+//!
+//! ```sh
+//! SWITCHBOARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench --bench store
+//! ```
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -17,6 +23,8 @@ use switchboard::persistence::ticket_numbers::TicketNumbers;
 use switchboard::persistence::{DbConn, connect};
 use switchboard::views::{ChannelView, Content};
 
+#[path = "support/postgres.rs"]
+mod postgres;
 mod support;
 
 fn message(channel: ChannelId, department: DepartmentId, phone: String) -> Ingest {
@@ -38,29 +46,56 @@ fn message(channel: ChannelId, department: DepartmentId, phone: String) -> Inges
     }
 }
 
-/// Runs `iters` calls of `each` in one transaction and times them.
-fn in_one_transaction(
+/// Runs `iters` calls of `each` in transactions, as the writer would, and times them. On SQLite
+/// one transaction holds the whole sample. On PostgreSQL each holds at most `per_commit` calls
+/// (one group commit), committed without waiting for the disk: rows left uncommitted for a
+/// whole sample would go unseen by autovacuum's statistics, and the lookups planned against
+/// them would not be the daemon's.
+fn in_transactions(
     conn: &mut DbConn,
     iters: u64,
+    per_commit: u64,
     mut each: impl FnMut(&mut DbConn, u64),
 ) -> Duration {
-    conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let (begin, per_commit) = match conn {
+        DbConn::Sqlite(_) => ("BEGIN IMMEDIATE", iters.max(1)),
+        DbConn::Pg(_) => ("BEGIN", per_commit),
+    };
     let started = Instant::now();
     for i in 0..iters {
+        if i % per_commit == 0 {
+            conn.batch_execute(begin).unwrap();
+        }
         each(conn, i);
+        if (i + 1) % per_commit == 0 || i + 1 == iters {
+            conn.batch_execute("COMMIT").unwrap();
+        }
     }
-    let took = started.elapsed();
-    conn.batch_execute("COMMIT").unwrap();
-    took
+    started.elapsed()
 }
 
 fn inbound(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let url = dir.path().join("bench.sqlite3").display().to_string();
+    let sqlite = dir.path().join("bench.sqlite3").display().to_string();
+    inbound_on(c, "sqlite", &sqlite);
+    if let Ok(server) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL")
+        && !server.is_empty()
+    {
+        let url = postgres::fresh_database(&server).unwrap();
+        inbound_on(c, "postgres", &url);
+        postgres::drop_database(&server, &url);
+    }
+}
+
+fn inbound_on(c: &mut Criterion, backend: &str, url: &str) {
     // Opening the store creates the schema; the benchmark then writes on its own connection.
-    drop(support::open_store(&url));
-    let mut conn = connect(&url).unwrap();
-    conn.batch_execute("PRAGMA synchronous = OFF").unwrap();
+    drop(support::open_store(url));
+    let mut conn = connect(url).unwrap();
+    conn.batch_execute(match backend {
+        "sqlite" => "PRAGMA synchronous = OFF",
+        _ => "SET synchronous_commit = off",
+    })
+    .unwrap();
     let department = support::department_view();
     insert_department(&mut conn, &department).unwrap();
     let channel = ChannelView {
@@ -83,10 +118,10 @@ fn inbound(c: &mut Criterion) {
         .unwrap();
     }
 
-    let mut group = c.benchmark_group("store/ingest");
+    let mut group = c.benchmark_group(format!("store/ingest/{backend}"));
     group.bench_function("joins_open_ticket", |b| {
         b.iter_custom(|iters| {
-            in_one_transaction(&mut conn, iters, |conn, i| {
+            in_transactions(&mut conn, iters, 32, |conn, i| {
                 let phone = known[i as usize % known.len()].clone();
                 black_box(
                     ingest(conn, &numbers, &message(channel.id, department.id, phone)).unwrap(),
@@ -97,7 +132,7 @@ fn inbound(c: &mut Criterion) {
     let mut next = 0u64;
     group.bench_function("opens_ticket", |b| {
         b.iter_custom(|iters| {
-            in_one_transaction(&mut conn, iters, |conn, _| {
+            in_transactions(&mut conn, iters, 32, |conn, _| {
                 next += 1;
                 let phone = format!("+5492200{next:07}");
                 black_box(
@@ -115,7 +150,7 @@ fn inbound(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let groups = iters.div_ceil(32);
-                in_one_transaction(&mut conn, groups, |conn, g| {
+                in_transactions(&mut conn, groups, 1, |conn, g| {
                     let batch: Vec<Ingest> = (0..32)
                         .map(|i| {
                             let phone = if opens {

@@ -7,8 +7,8 @@ use switchboard::domain::ids::DepartmentId;
 use switchboard::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
 use switchboard::views::DepartmentView;
 
-/// A store on a fresh SQLite file at `url`, schema created, commits not waiting for the disk:
-/// benchmarks measure CPU, not this machine's fsync.
+/// A store at `url` (a fresh SQLite file, or an empty PostgreSQL database), schema created; on
+/// SQLite commits do not wait for the disk: benchmarks measure CPU, not this machine's fsync.
 pub fn open_store(url: &str) -> Store {
     Store::open(&StoreOptions {
         url: url.to_owned(),

@@ -201,3 +201,123 @@ async fn sqlite_writes_wait_for_a_restart_checkpoint_instead_of_failing() {
         round += 1;
     }
 }
+
+/// One ticket and what its activity columns say.
+type Activity = (String, Option<String>, Option<String>);
+
+/// The ticket's activity columns as text, for comparing one backend's results with each other.
+fn activity(c: &mut switchboard::persistence::DbConn, ticket: &str) -> Activity {
+    use switchboard::persistence::schema::tickets;
+    let (updated, unanswered, first): (
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+        Option<chrono::NaiveDateTime>,
+    ) = tickets::table
+        .find(ticket)
+        .select((
+            tickets::updated_at,
+            tickets::unanswered_since,
+            tickets::first_response_at,
+        ))
+        .first(c)
+        .unwrap();
+    let t = |v: chrono::NaiveDateTime| v.format("%T").to_string();
+    (t(updated), unanswered.map(t), first.map(t))
+}
+
+/// A message row for a raw INSERT: (direction, author kind, second of the minute).
+fn message_values(
+    ticket: &str,
+    n: usize,
+    (direction, author, second): (&str, &str, u32),
+) -> String {
+    format!(
+        "('{ticket}-m{n}', '{ticket}', 'ch', NULL, '{direction}', '{author}', NULL, 'x', 'text', \
+         'hola', NULL, 'received', '2026-01-01 00:00:{second:02}')"
+    )
+}
+
+/// The messages' INSERT keeps the ticket's activity columns (last activity, the unanswered
+/// wait, the first response) however many messages it carries: one multi-row INSERT ends as
+/// the same messages inserted one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
+    let db = TestDb::new();
+    let store = open(&db);
+    // Each sequence in time order; the columns start at 00:00:00 with nothing unanswered.
+    let sequences: [&[(&str, &str, u32)]; 6] = [
+        &[
+            ("in", "contact", 1),
+            ("out", "operator", 2),
+            ("in", "contact", 3),
+            ("out", "system", 4),
+        ],
+        &[("in", "contact", 1), ("in", "contact", 2)],
+        &[("out", "operator", 1), ("out", "system", 2)],
+        &[("in", "contact", 1), ("out", "operator", 2)],
+        &[
+            ("out", "operator", 1),
+            ("in", "contact", 2),
+            ("out", "operator", 3),
+            ("in", "contact", 4),
+            ("in", "contact", 5),
+        ],
+        &[("out", "system", 1)],
+    ];
+    let results = store
+        .write(move |c| {
+            let run = |c: &mut switchboard::persistence::DbConn, sql: String| {
+                diesel::sql_query(sql).execute(c).map(|_| ())
+            };
+            let t0 = "'2026-01-01 00:00:00'";
+            run(c, format!("INSERT INTO departments (id, name, timezone, business_hours, holidays, required_fields, created_at) VALUES ('d', 'D', 'UTC', '{{}}', '[]', '[]', {t0})"))?;
+            run(c, format!("INSERT INTO channels (id, name, kind, department_id, settings, created_at) VALUES ('ch', 'C', 'api', 'd', '{{}}', {t0})"))?;
+            let mut results = vec![];
+            for (s, sequence) in sequences.iter().enumerate() {
+                let mut ends = vec![];
+                for together in [true, false] {
+                    let ticket = format!("t{s}{together}");
+                    run(c, format!("INSERT INTO contacts (id, phone, name, name_edited, created_at, updated_at) VALUES ('{ticket}', '{ticket}', 'x', FALSE, {t0}, {t0})"))?;
+                    run(c, format!("INSERT INTO tickets (id, number, state, contact_id, channel_id, department_id, created_at, updated_at) VALUES ('{ticket}', {}, 'waiting', '{ticket}', 'ch', 'd', {t0}, {t0})", s * 2 + together as usize + 1))?;
+                    let rows: Vec<String> = sequence
+                        .iter()
+                        .enumerate()
+                        .map(|(n, m)| message_values(&ticket, n, *m))
+                        .collect();
+                    let head = "INSERT INTO messages (id, ticket_id, channel_id, external_id, direction, author_kind, author_id, author_name, kind, body, payload, status, created_at) VALUES ";
+                    if together {
+                        run(c, format!("{head}{}", rows.join(", ")))?;
+                    } else {
+                        for row in rows {
+                            run(c, format!("{head}{row}"))?;
+                        }
+                    }
+                    ends.push(activity(c, &ticket));
+                }
+                results.push(ends);
+            }
+            Ok(results)
+        })
+        .await
+        .unwrap();
+    let expected: [Activity; 6] = [
+        (
+            "00:00:04".into(),
+            Some("00:00:03".into()),
+            Some("00:00:02".into()),
+        ),
+        ("00:00:02".into(), Some("00:00:01".into()), None),
+        ("00:00:02".into(), None, Some("00:00:01".into())),
+        ("00:00:02".into(), None, Some("00:00:02".into())),
+        (
+            "00:00:05".into(),
+            Some("00:00:04".into()),
+            Some("00:00:01".into()),
+        ),
+        ("00:00:01".into(), None, None),
+    ];
+    for ((ends, expected), sequence) in results.iter().zip(&expected).zip(&sequences) {
+        assert_eq!(&ends[0], expected, "one INSERT of {sequence:?}");
+        assert_eq!(&ends[1], expected, "one INSERT per message of {sequence:?}");
+    }
+}
