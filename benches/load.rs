@@ -30,6 +30,8 @@ use serde_json::{Value, json};
 mod postgres;
 
 const ADMIN_EMAIL: &str = "bench@example.com";
+/// The most sockets one operator opens in the sweep (100 tabs each, for 10,000 sockets).
+const MAX_SOCKETS_PER_OPERATOR: usize = 100;
 const ADMIN_PASSWORD: &str = "bench-password";
 
 #[derive(Parser, Debug, Clone)]
@@ -113,6 +115,8 @@ fn main() -> anyhow::Result<()> {
 
 struct Daemon {
     child: Child,
+    /// The configuration it reads, when the generator wrote one (see [`Daemon::start_on`]).
+    _config: Option<tempfile::NamedTempFile>,
     base: String,
     url: String,
     port: u16,
@@ -129,10 +133,27 @@ impl Daemon {
 
     async fn start_on(db_url: &str, port: u16) -> anyhow::Result<(Daemon, Duration)> {
         // SWITCHBOARD_CONFIG: the configuration an older build reads (it refuses newer keys).
-        let config = std::env::var("SWITCHBOARD_CONFIG").map_or_else(
-            |_| Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
-            std::path::PathBuf::from,
-        );
+        // Otherwise the default one, with room for the sweep's 100 sockets per operator.
+        let (config, written) = match std::env::var("SWITCHBOARD_CONFIG") {
+            Ok(path) => (std::path::PathBuf::from(path), None),
+            Err(_) => {
+                let default = std::fs::read_to_string(
+                    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml"),
+                )?;
+                let key = "max_sockets_per_operator = ";
+                anyhow::ensure!(default.contains(key), "config/default.toml: no {key}");
+                let text: String = default
+                    .lines()
+                    .map(|l| match l.starts_with(key) {
+                        true => format!("{key}{MAX_SOCKETS_PER_OPERATOR}\n"),
+                        false => format!("{l}\n"),
+                    })
+                    .collect();
+                let file = tempfile::Builder::new().suffix(".toml").tempfile()?;
+                std::fs::write(file.path(), text)?;
+                (file.path().to_owned(), Some(file))
+            }
+        };
         let started = Instant::now();
         // SWITCHBOARD_BIN runs another build (an older commit's, to compare in one run).
         let bin = std::env::var("SWITCHBOARD_BIN")
@@ -150,6 +171,7 @@ impl Daemon {
             .spawn()?;
         let daemon = Daemon {
             child,
+            _config: written,
             base: format!("http://127.0.0.1:{port}"),
             url: db_url.to_owned(),
             port,
