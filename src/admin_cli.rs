@@ -158,11 +158,8 @@ async fn operators(
             role,
             departments,
         } => {
-            let email = email.trim().to_lowercase();
-            anyhow::ensure!(
-                email_address::EmailAddress::is_valid(&email),
-                "--email: {email:?} is not an e-mail address"
-            );
+            let email = crate::domain::email::normalize(&email)
+                .map_err(|why| anyhow::anyhow!("--email: {why}"))?;
             let role = Role::parse(&role).ok_or_else(|| {
                 anyhow::anyhow!("--role: {role:?} is not one of admin, supervisor, operator")
             })?;

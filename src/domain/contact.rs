@@ -147,16 +147,10 @@ pub fn edit(
                     .ok_or_else(|| refuse("name", "must not be empty or only spaces"))?;
             }
             "email" => {
-                next.email = text("email", value)?;
-                if let Some(email) = &next.email {
-                    if !email_address::EmailAddress::is_valid(email) {
-                        return Err(refuse(
-                            "email",
-                            format!("{email:?} is not an e-mail address"),
-                        ));
-                    }
-                    next.email = Some(email.to_lowercase());
-                }
+                next.email = text("email", value)?
+                    .map(|email| super::email::normalize(&email))
+                    .transpose()
+                    .map_err(|why| refuse("email", why))?;
             }
             "address" => {
                 next.address = match value {

@@ -4,6 +4,7 @@
 pub mod calendar;
 pub mod classification;
 pub mod contact;
+pub mod email;
 pub mod formatting;
 pub mod ids;
 pub mod message;

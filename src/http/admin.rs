@@ -374,13 +374,8 @@ async fn create_operator(
 ) -> Result<HttpResponse, ApiError> {
     let b = body.into_inner();
     let name = required_text(&b.name, "name", 200)?;
-    let email = b.email.trim().to_lowercase();
-    if !email_address::EmailAddress::is_valid(&email) || email.len() > 320 {
-        return Err(ApiError::invalid(format!(
-            "email: {:?} is not an email address",
-            b.email
-        )));
-    }
+    let email = crate::domain::email::normalize(&b.email)
+        .map_err(|why| ApiError::invalid(format!("email: {why}")))?;
     if b.password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(ApiError::invalid(format!(
             "password: must have at least {MIN_PASSWORD_CHARS} characters"
