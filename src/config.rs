@@ -156,6 +156,10 @@ pub struct HttpSettings {
     /// reading, or vanished) is dropped by the kernel (TCP_USER_TIMEOUT).
     #[serde(default = "default_stalled_peer_seconds")]
     pub stalled_peer_seconds: u32,
+    /// Reverse proxies (addresses or networks) whose `X-Forwarded-For` names the caller, for
+    /// keys that tell callers apart (login throttling). Empty: the connection's own address.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 fn default_max_sockets_per_operator() -> usize {
@@ -301,6 +305,11 @@ impl Settings {
         }
         if self.http.stalled_peer_seconds == 0 {
             return invalid("http.stalled_peer_seconds", "must be at least 1");
+        }
+        if let Err(problem) =
+            crate::http::client_address::TrustedProxies::parse(&self.http.trusted_proxies)
+        {
+            return invalid("http.trusted_proxies", &problem);
         }
         if self.http.max_body_bytes < 1024 {
             return invalid("http.max_body_bytes", "must be at least 1024");

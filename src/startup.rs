@@ -144,6 +144,10 @@ pub fn build(
                 .unwrap_or(std::num::NonZeroU32::MIN),
             Duration::from_secs(settings.auth.login_retry_seconds.into()),
         ),
+        trusted_proxies: http::client_address::TrustedProxies::parse(
+            &settings.http.trusted_proxies,
+        )
+        .map_err(|problem| anyhow::anyhow!("http.trusted_proxies: {problem}"))?,
         inbound_rate: http::throttle::RequestRate::new(
             settings.http.inbound_per_second,
             "inbound messages per second",

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 mod catalogues;
 mod channels;
+pub mod client_address;
 mod console;
 mod contacts;
 mod inbound;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub socket_backlog_bytes: usize,
     /// Failed logins per account and per address.
     pub login_throttle: throttle::LoginThrottle,
+    /// Whose `X-Forwarded-For` names the caller's address.
+    pub trusted_proxies: client_address::TrustedProxies,
     /// Inbound messages per second per channel (REST).
     pub inbound_rate: throttle::RequestRate,
     /// WhatsApp webhook deliveries per second per channel.

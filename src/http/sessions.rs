@@ -68,8 +68,16 @@ async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let LoginBody { email, password } = body.into_inner();
     let email = email.trim().to_lowercase();
-    // The peer's own address: a forwarded-for header would let a client pick its key.
-    let keys = super::throttle::LoginThrottle::keys(&email, req.peer_addr().map(|a| a.ip()));
+    // The peer's own address, or the caller a trusted proxy names: a forwarded-for header
+    // from anyone else would let a client pick its key.
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    let address = state
+        .trusted_proxies
+        .client(req.peer_addr().map(|a| a.ip()), forwarded);
+    let keys = super::throttle::LoginThrottle::keys(&email, address);
     state
         .login_throttle
         .check(&keys)
@@ -283,13 +291,8 @@ async fn setup(
         return Err(ApiError::unauthorized());
     }
     let name = super::admin::required_text(&b.name, "name", 200)?;
-    let email = b.email.trim().to_lowercase();
-    if !email_address::EmailAddress::is_valid(&email) {
-        return Err(ApiError::invalid(format!(
-            "email: {:?} is not an e-mail address",
-            b.email
-        )));
-    }
+    let email = crate::domain::email::normalize(&b.email)
+        .map_err(|why| ApiError::invalid(format!("email: {why}")))?;
     check_password_strength(&b.password)?;
     let hash = super::password::hash(b.password).await?;
     let id = crate::domain::ids::OperatorId::new();

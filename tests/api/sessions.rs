@@ -464,6 +464,53 @@ async fn repeated_failed_logins_are_throttled_even_for_the_right_password() {
     assert_eq!(me(&app, &ana.token).await, StatusCode::OK);
 }
 
+/// Behind a trusted reverse proxy the throttle tells callers apart by the address the proxy
+/// forwards: one caller's failures lock that caller out, not everyone behind the proxy.
+#[tokio::test]
+async fn a_trusted_proxy_keeps_callers_apart_in_login_throttling() {
+    let app = spawn_app_with(std::sync::Arc::new(TestDb::new()), |s| {
+        s.auth.login_failures = 3;
+        s.http.trusted_proxies = vec!["127.0.0.1".into(), "::1".into()];
+    })
+    .await;
+    let ventas = app.open_department("Ventas").await;
+    let ana = app.operator("Ana", "operator", &[&ventas]).await;
+    let attempt = |caller: &'static str, email: String, password: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/login"))
+                .header("X-Forwarded-For", caller)
+                .json(&json!({"email": email, "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // One caller guesses at four accounts (one failure each: no account is locked), and the
+    // fourth failure in a row uses up its address's allowance.
+    for n in 0..4 {
+        let guess = format!("nobody{n}@example.com");
+        let status = attempt("203.0.113.7", guess, "wrong guess").await;
+        let expected = match n {
+            3 => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::UNAUTHORIZED,
+        };
+        assert_eq!(status, expected, "guess {n}");
+    }
+    assert_eq!(
+        attempt("203.0.113.7", ana.email.clone(), "password123").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the guessing caller is locked out"
+    );
+    // Another caller behind the same proxy logs in.
+    assert_eq!(
+        attempt("203.0.113.8", ana.email.clone(), "password123").await,
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn an_operator_holds_a_bounded_number_of_sockets() {
     let app = spawn_app_with(std::sync::Arc::new(TestDb::new()), |s| {
