@@ -1105,6 +1105,12 @@ fn plot(path: &PathBuf, curves: &BTreeMap<String, Vec<(f64, f64, f64)>>) -> anyh
     Ok(())
 }
 
+/// A Markdown table's header row and the separator under it, one per column.
+fn table_head(s: &mut String, columns: &[&str]) {
+    let _ = writeln!(s, "| {} |", columns.join(" | "));
+    let _ = writeln!(s, "|{}", "---|".repeat(columns.len()));
+}
+
 fn render_markdown(all: &[Report]) -> String {
     let mut s = String::new();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -1135,13 +1141,30 @@ fn render_markdown(all: &[Report]) -> String {
         s,
         "![latency against offered load](benches/results/latency.svg)\n"
     );
-    let _ = writeln!(
-        s,
-        "| backend | N ops | D | sockets per message | C | inbound | assignment | open tickets | offered/s | msgs/s | ratio to /healthz | /healthz req/s | p50 ms | p99 ms | p99.9 ms | delivered/expected | errors | daemon CPU (cores) | RSS setup / peak MiB | restart s |"
-    );
-    let _ = writeln!(
-        s,
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    table_head(
+        &mut s,
+        &[
+            "backend",
+            "N ops",
+            "D",
+            "sockets per message",
+            "C",
+            "inbound",
+            "assignment",
+            "open tickets",
+            "offered/s",
+            "msgs/s",
+            "ratio to /healthz",
+            "/healthz req/s",
+            "p50 ms",
+            "p99 ms",
+            "p99.9 ms",
+            "delivered/expected",
+            "errors",
+            "daemon CPU (cores)",
+            "RSS setup / peak MiB",
+            "restart s",
+        ],
     );
     for r in all {
         let offered = if r.offered > 0.0 {
@@ -1188,11 +1211,17 @@ fn render_markdown(all: &[Report]) -> String {
         all.first().map_or(0, |r| r.departments),
         all.first().map_or(0, |r| r.clients),
     );
-    let _ = writeln!(
-        s,
-        "| backend | inbound | msgs/s | ratio to REST | p50 ms | p99 ms |"
+    table_head(
+        &mut s,
+        &[
+            "backend",
+            "inbound",
+            "msgs/s",
+            "ratio to REST",
+            "p50 ms",
+            "p99 ms",
+        ],
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|");
     for backend in ["sqlite", "postgres"] {
         let default = |r: &&Report| {
             r.args_backend == backend
@@ -1223,11 +1252,19 @@ fn render_markdown(all: &[Report]) -> String {
         s,
         "\n## Throughput against the storage's ceiling\n\n10 operators in 10 departments (one socket per message), 32 clients: messages that join one of 50 open tickets per department, and messages from customers never seen before, so that every one opens a ticket (a contact, a ticket with the next number, its timeline entry and the message). On PostgreSQL the ceiling is what the same server commits: pgbench's durable one-row `INSERT` transactions/s from the same 32 clients (prepared statements, run just before the scenario); on SQLite it is the daemon's own `GET /healthz`. The p99 is measured at half the peak rate, in a run of its own. Targets (issue 13): PostgreSQL ≥ 0.5 of pgbench with p99 ≤ 25 ms; SQLite ≥ 0.3 of /healthz with p99 ≤ 5 ms.\n"
     );
-    let _ = writeln!(
-        s,
-        "| backend | messages | msgs/s | ceiling | ratio | target | p99 ms at half load | target p99 ms |"
+    table_head(
+        &mut s,
+        &[
+            "backend",
+            "messages",
+            "msgs/s",
+            "ceiling",
+            "ratio",
+            "target",
+            "p99 ms at half load",
+            "target p99 ms",
+        ],
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     let ceiling_runs: Vec<&Report> = all
         .iter()
         .filter(|r| r.operators == 10 && r.departments == 10 && r.clients == 32)
@@ -1264,11 +1301,18 @@ fn render_markdown(all: &[Report]) -> String {
         s,
         "\n## Round robin with a capacity against manual assignment\n\n10 operators in 10 departments (one each, so every message reaches exactly one socket under either policy), 8 clients as fast as possible, each message from one of 50 contacts per department. `round_robin (max 25)` assigns the first 25 conversations of each department as they open (one more write per assignment: the ticket's change, its timeline entry and its audit row) and leaves the other 25 waiting, so every later change runs a dispatch pass that finds no free seat. Pairs alternate; the ratio divides each round-robin run by the manual run just before it:\n"
     );
-    let _ = writeln!(
-        s,
-        "| backend | assignment | msgs/s | ratio to manual | p50 ms | p99 ms | delivered/expected |"
+    table_head(
+        &mut s,
+        &[
+            "backend",
+            "assignment",
+            "msgs/s",
+            "ratio to manual",
+            "p50 ms",
+            "p99 ms",
+            "delivered/expected",
+        ],
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     let routing: Vec<&Report> = all
         .iter()
         .filter(|r| r.operators == 10 && r.departments == 10 && r.clients == 8 && r.offered == 0.0)
