@@ -1,7 +1,7 @@
 //! Tests of `tickets`, kept apart so the module reads as what it decides.
 
 use super::*;
-use crate::domain::visibility::{Placement, can_see};
+use crate::domain::visibility::{Placement, Role, Viewer, can_see};
 use crate::persistence::queries::{directory, inbound};
 use crate::persistence::ticket_numbers::TicketNumbers;
 use crate::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
