@@ -309,7 +309,7 @@ impl Handler<Inbound> for DepartmentActor {
                 }
                 routing::Greeting::QueueMessage => (
                     self.settings().queue_message.clone()?,
-                    Some(self.queue_facts(self.waiting_list().len() + 1)),
+                    Some(self.queue_facts(self.waiting_count() + 1)),
                 ),
             };
             Some(Greeting {
