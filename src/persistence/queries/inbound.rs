@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
 
 use super::tickets::{NewMessage, Sender, event_row, insert_events, insert_messages, message_row};
 use crate::domain::ids::{ChannelId, ContactId, DepartmentId, TicketId};
@@ -15,13 +14,14 @@ use crate::domain::template::{Variables, expand};
 use crate::domain::ticket::{Reason, TicketState};
 use crate::persistence::outbox;
 use crate::persistence::queries::media;
-use crate::persistence::rows::{
-    ContactRow, LoadOne, MessageRow, PlannedEachTime, TicketIsOpen, TicketRow, parse, utc,
-};
+use crate::persistence::rows::{ContactRow, LoadOne, MessageRow, TicketRow, parse, utc};
 use crate::persistence::schema::*;
 use crate::persistence::ticket_numbers::TicketNumbers;
 use crate::persistence::{DbConn, StoreError, insert_rows};
 use crate::views::{ContactRef, Content, MessageView, Named, TicketView};
+
+mod lookups;
+use lookups::{known_conversations, seen_before};
 
 /// An inbound message as a channel hands it over.
 #[derive(Debug, Clone)]
@@ -123,9 +123,10 @@ enum Outcome {
 
 /// Stores inbound messages, in order, exactly as one [`ingest`] after another would — each
 /// joins the ticket an earlier one opened, a repeated external id stores nothing — but with the
-/// statements shared by the group: three lookups for all of them, then one multi-row `INSERT`
-/// per table. On PostgreSQL that is a handful of round trips per group instead of two to eight
-/// per message; on both, far fewer statements to bind and step.
+/// statements shared by the group: the lookups of `inbound::lookups` (on PostgreSQL three for
+/// all of them), then one multi-row `INSERT` per table. On PostgreSQL that is a handful of round
+/// trips per group instead of two to eight per message; on both, far fewer statements to bind
+/// and step.
 ///
 /// On an error the caller's transaction holds part of the group: the writer rolls it back and
 /// stores each message on its own (see `persistence::writer`).
@@ -361,197 +362,6 @@ pub fn ingest_all(
             },
         })
         .collect())
-}
-
-/// Stored messages by (channel, external id), with the ticket each joined.
-type SeenBefore<'a> = HashMap<(ChannelId, &'a str), (TicketRef, MessageView)>;
-
-/// Messages of the group whose external id is already stored on their channel, by
-/// (channel, external id), with the ticket each joined.
-fn seen_before<'a>(conn: &mut DbConn, group: &[&'a Ingest]) -> Result<SeenBefore<'a>, StoreError> {
-    let mut seen = HashMap::new();
-    let externals: Vec<&str> = group
-        .iter()
-        .filter_map(|m| m.external_id.as_deref())
-        .collect();
-    if externals.is_empty() {
-        return Ok(seen);
-    }
-    let (found, tickets) = match conn {
-        DbConn::Sqlite(c) => seen_before_one_by_one(c, group)?,
-        DbConn::Pg(_) => seen_before_by_lists(conn, group, &externals)?,
-    };
-    for row in found {
-        // Both lists matched, not necessarily as a pair: keep only the group's own pairs.
-        let Some(m) = group.iter().find(|m| {
-            m.external_id == row.external_id && m.channel_id.to_string() == row.channel_id
-        }) else {
-            continue;
-        };
-        let ticket = tickets
-            .get(&row.ticket_id)
-            .ok_or_else(|| StoreError::Corrupt("a message without its ticket".into()))?;
-        let ext = m.external_id.as_deref().unwrap_or_default();
-        seen.insert(
-            (m.channel_id, ext),
-            (TicketRef::of(ticket)?, row.into_view()?),
-        );
-    }
-    Ok(seen)
-}
-
-/// Stored messages with the given external ids on the group's channels, and their tickets by
-/// id: two statements for the whole group, each planned for its lists (a round trip each on
-/// PostgreSQL).
-fn seen_before_by_lists(
-    conn: &mut DbConn,
-    group: &[&Ingest],
-    externals: &[&str],
-) -> Result<(Vec<MessageRow>, HashMap<String, TicketRow>), StoreError> {
-    let channels = distinct(group.iter().map(|m| m.channel_id.to_string()));
-    let found: Vec<MessageRow> = PlannedEachTime(
-        messages::table
-            .filter(messages::channel_id.eq_any(&channels))
-            .filter(messages::external_id.eq_any(externals))
-            .select(MessageRow::as_select()),
-    )
-    .load(conn)?;
-    if found.is_empty() {
-        return Ok((found, HashMap::new()));
-    }
-    let ticket_ids = distinct(found.iter().map(|r| r.ticket_id.clone()));
-    let tickets = PlannedEachTime(
-        tickets::table
-            .filter(tickets::id.eq_any(&ticket_ids))
-            .select(TicketRow::as_select()),
-    )
-    .load(conn)?
-    .into_iter()
-    .map(|t: TicketRow| (t.id.clone(), t))
-    .collect();
-    Ok((found, tickets))
-}
-
-/// The same as [`seen_before_by_lists`] on SQLite, one message at a time: a statement there is a
-/// function call, not a round trip, and one of fixed shape is prepared once, while a list
-/// lookup has a new shape for every group and was parsed and planned again each time.
-fn seen_before_one_by_one(
-    c: &mut SqliteConnection,
-    group: &[&Ingest],
-) -> Result<(Vec<MessageRow>, HashMap<String, TicketRow>), StoreError> {
-    let mut found = Vec::new();
-    let mut tickets = HashMap::new();
-    for m in group {
-        let Some(ext) = m.external_id.as_deref() else {
-            continue;
-        };
-        let Some(row) = messages::table
-            .filter(messages::channel_id.eq(m.channel_id.to_string()))
-            .filter(messages::external_id.eq(ext))
-            .select(MessageRow::as_select())
-            .load_iter(c)?
-            .next()
-            .transpose()?
-        else {
-            continue;
-        };
-        if !tickets.contains_key(&row.ticket_id)
-            && let Some(ticket) = tickets::table
-                .find(&row.ticket_id)
-                .select(TicketRow::as_select())
-                .load_iter(c)?
-                .next()
-                .transpose()?
-        {
-            tickets.insert(ticket.id.clone(), ticket);
-        }
-        found.push(row);
-    }
-    Ok((found, tickets))
-}
-
-/// The group's customers already stored, by phone, and their open tickets on the group's
-/// channels, by (channel id, phone): from the customers by their unique phone to their open
-/// tickets by (channel, customer), both index lookups.
-#[allow(clippy::type_complexity)]
-fn known_conversations(
-    conn: &mut DbConn,
-    group: &[&Ingest],
-) -> Result<
-    (
-        HashMap<(String, String), TicketRow>,
-        HashMap<String, ContactRow>,
-    ),
-    StoreError,
-> {
-    let known = match conn {
-        DbConn::Sqlite(c) => known_one_by_one(c, group)?,
-        DbConn::Pg(_) => known_by_lists(conn, group)?,
-    };
-    let mut open = HashMap::new();
-    let mut contacts = HashMap::new();
-    for (contact, ticket) in known {
-        if let Some(ticket) = ticket {
-            open.insert((ticket.channel_id.clone(), contact.phone.clone()), ticket);
-        }
-        contacts.insert(contact.phone.clone(), contact);
-    }
-    Ok((open, contacts))
-}
-
-type Known = Vec<(ContactRow, Option<TicketRow>)>;
-
-/// One statement for the whole group, planned for its lists (one round trip on PostgreSQL).
-fn known_by_lists(conn: &mut DbConn, group: &[&Ingest]) -> Result<Known, StoreError> {
-    let phones = distinct(group.iter().map(|m| m.phone.clone()));
-    let channels = distinct(group.iter().map(|m| m.channel_id.to_string()));
-    Ok(PlannedEachTime(
-        contacts::table
-            .left_join(
-                tickets::table.on(tickets::contact_id
-                    .eq(contacts::id)
-                    .and(tickets::channel_id.eq_any(&channels))
-                    .and(TicketIsOpen)),
-            )
-            .filter(contacts::phone.eq_any(&phones))
-            .select((ContactRow::as_select(), Option::<TicketRow>::as_select())),
-    )
-    .load(conn)?)
-}
-
-/// The same on SQLite, one (phone, channel) at a time on a statement prepared once (see
-/// [`seen_before_one_by_one`]).
-fn known_one_by_one(c: &mut SqliteConnection, group: &[&Ingest]) -> Result<Known, StoreError> {
-    let mut pairs: Vec<(&str, String)> = group
-        .iter()
-        .map(|m| (m.phone.as_str(), m.channel_id.to_string()))
-        .collect();
-    pairs.sort_unstable();
-    pairs.dedup();
-    let mut known = Vec::with_capacity(pairs.len());
-    for (phone, channel) in pairs {
-        let row = contacts::table
-            .left_join(
-                tickets::table.on(tickets::contact_id
-                    .eq(contacts::id)
-                    .and(tickets::channel_id.eq(channel))
-                    .and(TicketIsOpen)),
-            )
-            .filter(contacts::phone.eq(phone))
-            .select((ContactRow::as_select(), Option::<TicketRow>::as_select()))
-            .load_iter(c)?
-            .next()
-            .transpose()?;
-        known.extend(row);
-    }
-    Ok(known)
-}
-
-fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut all: Vec<String> = items.collect();
-    all.sort_unstable();
-    all.dedup();
-    all
 }
 
 /// The greeting with its variables filled in for this contact and ticket (the department's
