@@ -65,10 +65,12 @@ impl DepartmentActor {
     /// The length of [`Self::waiting_list`], without sorting it: the clock asks twice a second,
     /// and a department can hold thousands of waiting tickets.
     pub(super) fn waiting_count(&self) -> usize {
-        self.tickets
-            .values()
-            .filter(|t| t.state == TicketState::Waiting)
-            .count()
+        self.count(TicketState::Waiting)
+    }
+
+    /// How many of the department's tickets are in `state`.
+    fn count(&self, state: TicketState) -> usize {
+        self.tickets.values().filter(|t| t.state == state).count()
     }
 
     pub(super) fn queued(&self, state: TicketState) -> Vec<&Arc<TicketView>> {
@@ -227,7 +229,6 @@ impl DepartmentActor {
     }
 
     pub fn status(&self) -> DepartmentStatus {
-        let count = |state| self.tickets.values().filter(|t| t.state == state).count();
         let mut online: Vec<OperatorId> = self.online.keys().copied().collect();
         online.sort();
         let settings = self.settings();
@@ -254,10 +255,10 @@ impl DepartmentActor {
             open_now: self.calendar.is_open(self.now()),
             assignment: settings.assignment,
             online_operator_ids: online,
-            waiting: count(TicketState::Waiting),
-            out_of_hours: count(TicketState::OutOfHours),
-            attending: count(TicketState::Attending),
-            paused: count(TicketState::Paused),
+            waiting: self.count(TicketState::Waiting),
+            out_of_hours: self.count(TicketState::OutOfHours),
+            attending: self.count(TicketState::Attending),
+            paused: self.count(TicketState::Paused),
             members,
         }
     }
