@@ -331,15 +331,17 @@ impl<QS> diesel::AppearsOnTable<QS> for TicketIsOpen where
 /// `.first()` for queries that a unique key already limits to one row. Diesel's `.first()`
 /// binds `LIMIT ?`, and SQLite's planner peeks at a bound limit, which marks the statement to be
 /// re-prepared — parsed again — every time it is bound: a full parse per query.
-pub(crate) trait LoadOne<U> {
-    fn load_one(self, conn: &mut crate::persistence::DbConn) -> diesel::QueryResult<Option<U>>;
+/// On [`crate::persistence::DbConn`] or on one backend's own connection.
+pub(crate) trait LoadOne<C, U> {
+    fn load_one(self, conn: &mut C) -> diesel::QueryResult<Option<U>>;
 }
 
-impl<'q, Q, U> LoadOne<U> for Q
+impl<'q, Q, C, U> LoadOne<C, U> for Q
 where
-    Q: diesel::query_dsl::LoadQuery<'q, crate::persistence::DbConn, U>,
+    C: diesel::Connection,
+    Q: diesel::query_dsl::LoadQuery<'q, C, U>,
 {
-    fn load_one(self, conn: &mut crate::persistence::DbConn) -> diesel::QueryResult<Option<U>> {
+    fn load_one(self, conn: &mut C) -> diesel::QueryResult<Option<U>> {
         self.load_iter(conn)?.next().transpose()
     }
 }

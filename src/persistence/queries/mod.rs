@@ -9,3 +9,11 @@ pub mod inbound;
 pub mod media;
 pub mod reports;
 pub mod tickets;
+
+/// The values of `items` once each, sorted: the list of an `IN (…)` lookup.
+pub(crate) fn distinct<T: Ord>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut all: Vec<T> = items.into_iter().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}

@@ -10,7 +10,10 @@ use diesel::sqlite::SqliteConnection;
 
 use super::{Ingest, TicketRef};
 use crate::domain::ids::ChannelId;
-use crate::persistence::rows::{ContactRow, MessageRow, PlannedEachTime, TicketIsOpen, TicketRow};
+use crate::persistence::queries::distinct;
+use crate::persistence::rows::{
+    ContactRow, LoadOne, MessageRow, PlannedEachTime, TicketIsOpen, TicketRow,
+};
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
 use crate::views::MessageView;
@@ -104,9 +107,7 @@ fn seen_before_one_by_one(
             .filter(messages::channel_id.eq(m.channel_id.to_string()))
             .filter(messages::external_id.eq(ext))
             .select(MessageRow::as_select())
-            .load_iter(c)?
-            .next()
-            .transpose()?
+            .load_one(c)?
         else {
             continue;
         };
@@ -114,9 +115,7 @@ fn seen_before_one_by_one(
             && let Some(ticket) = tickets::table
                 .find(&row.ticket_id)
                 .select(TicketRow::as_select())
-                .load_iter(c)?
-                .next()
-                .transpose()?
+                .load_one(c)?
         {
             tickets.insert(ticket.id.clone(), ticket);
         }
@@ -194,17 +193,8 @@ fn known_one_by_one(c: &mut SqliteConnection, group: &[&Ingest]) -> Result<Known
             )
             .filter(contacts::phone.eq(phone))
             .select((ContactRow::as_select(), Option::<TicketRow>::as_select()))
-            .load_iter(c)?
-            .next()
-            .transpose()?;
+            .load_one(c)?;
         known.extend(row);
     }
     Ok(known)
-}
-
-fn distinct(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut all: Vec<String> = items.collect();
-    all.sort_unstable();
-    all.dedup();
-    all
 }

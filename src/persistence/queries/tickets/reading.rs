@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use crate::domain::ids::{ContactId, DepartmentId, MessageId, OperatorId, TicketId};
 use crate::domain::ticket::TicketState;
 use crate::domain::visibility::{Role, Viewer};
+use crate::persistence::queries::distinct;
 use crate::persistence::rows::json;
 use crate::persistence::rows::{
     ContactRow, EventRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, parse, utc,
@@ -192,12 +193,6 @@ fn views(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView>, Sto
 fn views_chunk(conn: &mut DbConn, rows: Vec<TicketRow>) -> Result<Vec<TicketView>, StoreError> {
     if rows.is_empty() {
         return Ok(Vec::new());
-    }
-    fn distinct<'a>(it: impl Iterator<Item = &'a String>) -> Vec<String> {
-        let mut v: Vec<String> = it.cloned().collect();
-        v.sort_unstable();
-        v.dedup();
-        v
     }
     let contacts: HashMap<String, ContactRow> = contacts::table
         .filter(contacts::id.eq_any(distinct(rows.iter().map(|r| &r.contact_id))))
