@@ -32,22 +32,31 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// Inserts `$rows` into `$table`, each row's values given by `$values`, in as few statements
-/// as the bind limits allow ([`ROWS_PER_INSERT`](crate::persistence::queries::tickets::ROWS_PER_INSERT)
-/// rows each). One row keeps a statement of fixed shape, prepared once (see `rows`).
+/// Inserts `$rows` (a slice of an `Insertable` row struct whose `None`s are bound as `NULL`)
+/// into `$table`, in order, as multi-row statements of 64, 32, 16, 8, 4, 2 or 1 rows (a group
+/// of 11 is 8 + 2 + 1). Diesel caches a batch of fixed length by its type, so each of those
+/// shapes is prepared once, where one statement sized to the group was parsed and planned again
+/// for every group; and 64 rows stay far inside both backends' bind limits.
 macro_rules! insert_rows {
-    ($conn:expr, $table:expr, $rows:expr, |$row:ident| $values:expr) => {{
-        for chunk in $rows.chunks($crate::persistence::queries::tickets::ROWS_PER_INSERT) {
-            let values: Vec<_> = chunk.iter().map(|$row| $values).collect();
-            match values.as_slice() {
-                [] => 0,
-                [one] => $crate::persistence::on_backend!($conn, |c| diesel::insert_into($table)
-                    .values(*one)
-                    .execute(c)?),
-                _ => $crate::persistence::on_backend!($conn, |c| diesel::insert_into($table)
-                    .values(&values)
-                    .execute(c)?),
-            };
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let mut rest = $rows;
+        while !rest.is_empty() {
+            rest = $crate::persistence::insert_rows!(@largest $conn, $table, rest,
+                64, 32, 16, 8, 4, 2, 1);
+        }
+    }};
+    // Inserts the first `$n` rows for the largest `$n` there are rows for; returns the rest.
+    (@largest $conn:expr, $table:expr, $rest:expr, $($n:literal),+) => {{
+        let rest = $rest;
+        $(
+            if let Some((head, tail)) = rest.split_first_chunk::<$n>() {
+                $crate::persistence::on_backend!($conn, |c| diesel::insert_into($table)
+                    .values(head)
+                    .execute(c)?);
+                tail
+            } else
+        )+ {
+            unreachable!("a non-empty slice has a first row")
         }
     }};
 }

@@ -14,7 +14,9 @@ use crate::domain::template::{Variables, expand};
 use crate::domain::ticket::{Reason, TicketState};
 use crate::persistence::outbox;
 use crate::persistence::queries::media;
-use crate::persistence::rows::{ContactRow, LoadOne, MessageRow, TicketRow, parse, utc};
+use crate::persistence::rows::{
+    ContactRow, LoadOne, MessageRow, NewContactRow, TicketRow, parse, utc,
+};
 use crate::persistence::schema::*;
 use crate::persistence::ticket_numbers::TicketNumbers;
 use crate::persistence::{DbConn, StoreError, insert_rows};
@@ -421,23 +423,15 @@ fn resolve(
     Ok(())
 }
 
-/// Inserts customers first seen in a group, in as few statements as the bind limits allow.
+/// Inserts customers first seen in a group, in statements of fixed shape (see `insert_rows`).
 fn insert_contacts(
     conn: &mut DbConn,
     rows: &[&ContactRow],
     now: Option<NaiveDateTime>,
 ) -> Result<(), StoreError> {
     let Some(now) = now else { return Ok(()) };
-    insert_rows!(conn, contacts::table, rows, |c| {
-        (
-            contacts::id.eq(&c.id),
-            contacts::phone.eq(&c.phone),
-            contacts::name.eq(&c.name),
-            contacts::name_edited.eq(false),
-            contacts::created_at.eq(now),
-            contacts::updated_at.eq(now),
-        )
-    });
+    let rows: Vec<NewContactRow> = rows.iter().map(|c| NewContactRow::of(c, now)).collect();
+    insert_rows!(conn, contacts::table, rows.as_slice());
     Ok(())
 }
 
@@ -463,24 +457,9 @@ fn new_ticket(numbers: &TicketNumbers, m: &Ingest, contact: &ContactRow) -> Tick
     }
 }
 
-/// Inserts new tickets in as few statements as the bind limits allow.
+/// Inserts new tickets in statements of fixed shape (see `insert_rows`).
 fn insert_tickets(conn: &mut DbConn, rows: &[TicketRow]) -> Result<(), StoreError> {
-    insert_rows!(conn, tickets::table, rows, |row| {
-        (
-            tickets::id.eq(&row.id),
-            tickets::number.eq(row.number),
-            tickets::state.eq(&row.state),
-            tickets::contact_id.eq(&row.contact_id),
-            tickets::channel_id.eq(&row.channel_id),
-            tickets::department_id.eq(&row.department_id),
-            tickets::operator_id.eq(&row.operator_id),
-            tickets::classification.eq(&row.classification),
-            tickets::created_at.eq(row.created_at),
-            tickets::updated_at.eq(row.updated_at),
-            tickets::closed_at.eq(row.closed_at),
-            tickets::waiting_since.eq(row.waiting_since),
-        )
-    });
+    insert_rows!(conn, tickets::table, rows);
     Ok(())
 }
 

@@ -73,32 +73,9 @@ pub(crate) fn message_row(m: NewMessage<'_>) -> MessageRow {
     }
 }
 
-/// Rows a single statement inserts at most: PostgreSQL binds at most 65,535 values, SQLite
-/// 32,766, and a message row binds 16.
-pub(crate) const ROWS_PER_INSERT: usize = 1000;
-
-/// Inserts `rows` in as few statements as the bind limits allow, in order.
+/// Inserts `rows` in order, in statements of fixed shape (see `insert_rows`).
 pub(crate) fn insert_messages(conn: &mut DbConn, rows: &[MessageRow]) -> Result<(), StoreError> {
-    insert_rows!(conn, messages::table, rows, |row| {
-        (
-            messages::id.eq(&row.id),
-            messages::ticket_id.eq(&row.ticket_id),
-            messages::channel_id.eq(&row.channel_id),
-            messages::external_id.eq(&row.external_id),
-            messages::direction.eq(&row.direction),
-            messages::author_kind.eq(&row.author_kind),
-            messages::author_id.eq(&row.author_id),
-            messages::author_name.eq(&row.author_name),
-            messages::kind.eq(&row.kind),
-            messages::body.eq(&row.body),
-            messages::payload.eq(&row.payload),
-            messages::status.eq(&row.status),
-            messages::created_at.eq(row.created_at),
-            messages::context.eq(&row.context),
-            messages::error.eq(&row.error),
-            messages::sent_at.eq(row.sent_at),
-        )
-    });
+    insert_rows!(conn, messages::table, rows);
     Ok(())
 }
 
@@ -147,20 +124,9 @@ pub(crate) fn event_row(
     }
 }
 
-/// Inserts timeline entries in as few statements as the bind limits allow, in order.
+/// Inserts timeline entries in order, in statements of fixed shape (see `insert_rows`).
 pub(crate) fn insert_events(conn: &mut DbConn, rows: &[EventRow]) -> Result<(), StoreError> {
-    insert_rows!(conn, ticket_events::table, rows, |row| {
-        (
-            ticket_events::id.eq(&row.id),
-            ticket_events::ticket_id.eq(&row.ticket_id),
-            ticket_events::state.eq(&row.state),
-            ticket_events::department_id.eq(&row.department_id),
-            ticket_events::operator_id.eq(&row.operator_id),
-            ticket_events::owner_id.eq(&row.owner_id),
-            ticket_events::reason.eq(&row.reason),
-            ticket_events::at.eq(row.at),
-        )
-    });
+    insert_rows!(conn, ticket_events::table, rows);
     Ok(())
 }
 

@@ -318,3 +318,65 @@ fn a_group_stores_what_one_message_after_another_would() {
     assert_eq!(numbers, opened, "numbers follow the order of the messages");
     assert_eq!(opened, [3, 4, 5, 6]);
 }
+
+/// A group larger than the largest insert statement is split into statements of fixed sizes
+/// (`insert_rows`): 100 new customers are 64 + 32 + 4 rows of contacts and tickets and 200
+/// message rows (each with its greeting). Every row lands, with the values it was given.
+#[test]
+fn a_large_group_lands_whole_across_statement_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let department = DepartmentId::new();
+    let channels = [ChannelId::new(), ChannelId::new()];
+    let group: Vec<Ingest> = (0..100)
+        .map(|i| {
+            message(
+                channels[i % 2],
+                department,
+                &format!("+54911{i:08}"),
+                Some(&format!("ext-{i}")),
+                Some(&format!("Cliente {i}")),
+                Content::Text(format!("mensaje {i}")),
+            )
+        })
+        .collect();
+    let store = store(&dir, "large.sqlite3");
+    let (stored, tickets, texts) = store
+        .read_blocking(|c| {
+            setup(c, department, channels);
+            let numbers = TicketNumbers::load(c)?;
+            let stored = ingest_all(c, &numbers, &group.iter().collect::<Vec<_>>())?;
+            let tickets: Vec<(i64, String, Option<NaiveDateTime>)> = tickets::table
+                .inner_join(contacts::table)
+                .order(tickets::number)
+                .select((tickets::number, contacts::name, tickets::unanswered_since))
+                .load(c)?;
+            let texts: Vec<(String, Option<String>)> = messages::table
+                .filter(messages::direction.eq("in"))
+                .select((messages::author_name, messages::body))
+                .load(c)?;
+            Ok((stored, tickets, texts))
+        })
+        .unwrap();
+    assert_eq!(stored.len(), 100);
+    assert!(stored.iter().all(|s| s.opened.is_some() && !s.duplicate));
+    assert_eq!(tickets.len(), 100, "one ticket per customer");
+    for (i, (number, name, unanswered)) in tickets.iter().enumerate() {
+        assert_eq!(*number, i as i64 + 1);
+        assert_eq!(name, &format!("Cliente {i}"));
+        assert!(
+            unanswered.is_some(),
+            "the message's trigger ran for each row"
+        );
+    }
+    let mut texts = texts;
+    texts.sort();
+    let mut expected: Vec<(String, Option<String>)> = (0..100)
+        .map(|i| (format!("Cliente {i}"), Some(format!("mensaje {i}"))))
+        .collect();
+    expected.sort();
+    assert_eq!(texts, expected, "one customer message per ticket, as sent");
+    let all: i64 = store
+        .read_blocking(|c| Ok(messages::table.count().get_result(c)?))
+        .unwrap();
+    assert_eq!(all, 200, "and each its greeting");
+}
