@@ -222,6 +222,8 @@ pub fn report(
     let found: Option<(String, String)> = messages::table
         .filter(messages::channel_id.eq(&channel))
         .filter(messages::external_id.eq(external_id))
+        // The index of external ids holds only those that are set.
+        .filter(messages::external_id.is_not_null())
         .filter(messages::direction.eq("out"))
         .select((messages::id, messages::status))
         .load_one(conn)?;

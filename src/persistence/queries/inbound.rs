@@ -418,6 +418,8 @@ fn resolve(
     to.message_id = messages::table
         .filter(messages::channel_id.eq(channel.to_string()))
         .filter(messages::external_id.eq(&to.external_id))
+        // The index of external ids holds only those that are set.
+        .filter(messages::external_id.is_not_null())
         .select(messages::id)
         .load_one(conn)?;
     Ok(())

@@ -71,6 +71,8 @@ fn seen_before_by_lists(
         messages::table
             .filter(messages::channel_id.eq_any(&channels))
             .filter(messages::external_id.eq_any(externals))
+            // The index of external ids holds only those that are set.
+            .filter(messages::external_id.is_not_null())
             .select(MessageRow::as_select()),
     )
     .load(conn)?;
@@ -106,6 +108,8 @@ fn seen_before_one_by_one(
         let Some(row) = messages::table
             .filter(messages::channel_id.eq(m.channel_id.to_string()))
             .filter(messages::external_id.eq(ext))
+            // The index of external ids holds only those that are set.
+            .filter(messages::external_id.is_not_null())
             .select(MessageRow::as_select())
             .load_one(c)?
         else {
