@@ -123,6 +123,13 @@ impl ContactRow {
     }
 }
 
+// Rows are inserted as structs (this one, `TicketRow`, `MessageRow`, `EventRow`) with
+// `treat_none_as_default_value = false`. By default an `Insertable` struct leaves its `None`
+// columns out, so its SQL would change with the values (and diesel's SQLite batch holding one
+// runs row by row in a transaction of its own, which fails inside the writer's); bound as
+// `NULL`, every row has the same shape and a batch of fixed length is a prepared statement
+// found by its type (`insert_rows`).
+
 /// A customer first seen in an inbound message, as inserted.
 #[derive(Insertable)]
 #[diesel(table_name = contacts, treat_none_as_default_value = false)]
@@ -148,11 +155,6 @@ impl NewContactRow {
     }
 }
 
-// Rows are inserted as these structs with `treat_none_as_default_value = false`. By default
-// an `Insertable` struct leaves its `None` columns out, so its SQL would change with the values
-// (and diesel's SQLite batch holding one runs row by row in a transaction of its own, which
-// fails inside the writer's); bound as `NULL`, every row has the same shape and a batch of
-// fixed length is a prepared statement found by its type (`insert_rows`).
 #[derive(Queryable, Selectable, Insertable, Clone)]
 #[diesel(table_name = tickets, treat_none_as_default_value = false)]
 pub(crate) struct TicketRow {
