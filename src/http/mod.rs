@@ -104,11 +104,13 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize, max_webhoo
     })
     .service(web::scope("/api/v1").configure(|cfg| {
         let mut r = Routes::new(cfg, "/api/v1");
+        // First: the router tries a scope's routes in order (a regex for each path with a
+        // parameter), and customers' messages are the most frequent request by far.
+        inbound::routes(&mut r);
         sessions::routes(&mut r);
         admin::routes(&mut r);
         channels::routes(&mut r);
         api_keys::routes(&mut r);
-        inbound::routes(&mut r);
         tickets::routes(&mut r);
         media::routes(&mut r);
         contacts::routes(&mut r);
