@@ -11,7 +11,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::queries::directory::to_json;
-use super::rows::{LoadOne, json, parse, stored_content};
+use super::rows::{LoadOne, json, parse, stored_content, with_external_id};
 use super::schema::{message_statuses, messages, outbox, tickets};
 use super::{DbConn, StoreError};
 use crate::domain::ids::{ChannelId, MessageId, TicketId};
@@ -220,10 +220,7 @@ pub fn report(
         return Ok(None);
     }
     let found: Option<(String, String)> = messages::table
-        .filter(messages::channel_id.eq(&channel))
-        .filter(messages::external_id.eq(external_id))
-        // The index of external ids holds only those that are set.
-        .filter(messages::external_id.is_not_null())
+        .filter(with_external_id(&channel, external_id))
         .filter(messages::direction.eq("out"))
         .select((messages::id, messages::status))
         .load_one(conn)?;

@@ -355,6 +355,18 @@ impl<QS> diesel::AppearsOnTable<QS> for TicketIsOpen where
 {
 }
 
+/// The message `channel` knows as `external_id`. `messages_external_once`, the index that finds
+/// it, holds only messages whose external id is set, and a planner uses a partial index only
+/// for a condition that implies its own: hence the explicit `IS NOT NULL` (PostgreSQL cannot
+/// always prove it from `= ANY(…)`, which is why the list lookup says it too).
+#[diesel::dsl::auto_type]
+pub(crate) fn with_external_id<'a>(channel: &'a str, external_id: &'a str) -> _ {
+    messages::channel_id
+        .eq(channel)
+        .and(messages::external_id.eq(external_id))
+        .and(messages::external_id.is_not_null())
+}
+
 /// `.first()` for queries that a unique key already limits to one row. Diesel's `.first()`
 /// binds `LIMIT ?`, and SQLite's planner peeks at a bound limit, which marks the statement to be
 /// re-prepared — parsed again — every time it is bound: a full parse per query.

@@ -15,7 +15,7 @@ use crate::domain::ticket::{Reason, TicketState};
 use crate::persistence::outbox;
 use crate::persistence::queries::media;
 use crate::persistence::rows::{
-    ContactRow, LoadOne, MessageRow, NewContactRow, TicketRow, parse, utc,
+    ContactRow, LoadOne, MessageRow, NewContactRow, TicketRow, parse, utc, with_external_id,
 };
 use crate::persistence::schema::*;
 use crate::persistence::ticket_numbers::TicketNumbers;
@@ -416,10 +416,7 @@ fn resolve(
         return Ok(());
     }
     to.message_id = messages::table
-        .filter(messages::channel_id.eq(channel.to_string()))
-        .filter(messages::external_id.eq(&to.external_id))
-        // The index of external ids holds only those that are set.
-        .filter(messages::external_id.is_not_null())
+        .filter(with_external_id(&channel.to_string(), &to.external_id))
         .select(messages::id)
         .load_one(conn)?;
     Ok(())

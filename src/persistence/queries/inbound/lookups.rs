@@ -12,7 +12,7 @@ use super::{Ingest, TicketRef};
 use crate::domain::ids::ChannelId;
 use crate::persistence::queries::distinct;
 use crate::persistence::rows::{
-    ContactRow, LoadOne, MessageRow, PlannedEachTime, TicketIsOpen, TicketRow,
+    ContactRow, LoadOne, MessageRow, PlannedEachTime, TicketIsOpen, TicketRow, with_external_id,
 };
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, StoreError};
@@ -71,7 +71,7 @@ fn seen_before_by_lists(
         messages::table
             .filter(messages::channel_id.eq_any(&channels))
             .filter(messages::external_id.eq_any(externals))
-            // The index of external ids holds only those that are set.
+            // The partial index's condition (see `with_external_id`).
             .filter(messages::external_id.is_not_null())
             .select(MessageRow::as_select()),
     )
@@ -106,10 +106,7 @@ fn seen_before_one_by_one(
             continue;
         };
         let Some(row) = messages::table
-            .filter(messages::channel_id.eq(m.channel_id.to_string()))
-            .filter(messages::external_id.eq(ext))
-            // The index of external ids holds only those that are set.
-            .filter(messages::external_id.is_not_null())
+            .filter(with_external_id(&m.channel_id.to_string(), ext))
             .select(MessageRow::as_select())
             .load_one(c)?
         else {
