@@ -15,7 +15,7 @@ cargo build --release --benches --quiet
 load=$(ls -t target/release/deps/load-* | grep -v '\.d$' | head -n 1)
 "$load" --duration 16 "$@" >"$out.json" 2>&1 &
 generator=$!
-until daemon=$(pgrep -n -f "switchboard serve"); do sleep 0.1; done
+until daemon=$(pgrep -n -f " serve --config"); do sleep 0.1; done
 # Setup (operators, sockets) and the /healthz baseline come first; wait for the load itself:
 # the daemon's CPU time grows fastest then, but a fixed delay after the sockets is simpler.
 port=$(ss -ltnp | grep "pid=$daemon," | awk '{print $4}' | sed 's/.*://' | head -n 1)

@@ -9,6 +9,11 @@ use clap::{Parser, Subcommand};
 use switchboard::config::Settings;
 use switchboard::{startup, telemetry};
 
+/// Rust's allocations go to mimalloc (see Cargo.toml); the C libraries (SQLite, libpq) keep
+/// glibc's malloc, tuned by [`tune_allocator`].
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchboard",
@@ -89,17 +94,28 @@ async fn serve(
     app.run_until_signal().await
 }
 
-/// Every password hash (argon2id) allocates 19 MiB. glibc serves such a block with `mmap` and
-/// returns it on free, but its dynamic threshold then rises above 19 MiB, so later hashes come
-/// from the heap arenas, which keep the memory: a login burst left ~250 MiB resident for good.
-/// A fixed threshold keeps big blocks on `mmap` (measured: 20 MiB resident after 20
-/// concurrent logins instead of 250 MiB).
+/// `mi_option_purge_delay` in mimalloc.h (v2 and v3 alike: the enum keeps retired options in
+/// place); the bindings name only some of the options.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Rust's allocations (argon2's 19 MiB blocks among them) go to mimalloc; the C libraries
+/// (SQLite, libpq) still allocate through glibc's malloc.
 ///
-/// Fixing it also fixes the trim threshold at glibc's 128 KiB, so a busy thread's arena gave
-/// its free top back to the kernel after almost every burst and faulted it in again on the
-/// next: 5% of the daemon's CPU under new tickets went to `sysmalloc`, `madvise` and page
-/// faults on the store writer. Each arena now keeps up to 4 MiB of free top.
+/// mimalloc purges freed memory only after a delay (1 s in v3), and only when the thread that
+/// freed it allocates again, and backs its arenas with transparent huge pages where the kernel
+/// allows them: the daemon sat at 45 MiB idle and 54 MiB after bursts of logins, for good
+/// (glibc: 27 and 28 MiB). Purging at once, and without huge pages (the `no_thp` feature in
+/// Cargo.toml), it stays at 31 and 33 MiB; the inbound path kept its gain (benches/analysis.md).
+///
+/// glibc: a fixed mmap threshold keeps big blocks on `mmap` (its dynamic threshold would rise
+/// after the first and serve later ones from arenas that keep the memory); fixing it also fixes
+/// the trim threshold at 128 KiB, so a busy thread's arena gave its free top back to the kernel
+/// after almost every burst and faulted it in again on the next (5% of the daemon's CPU under
+/// new tickets went to `sysmalloc`, `madvise` and page faults on the store writer). Each arena
+/// now keeps up to 4 MiB of free top.
 fn tune_allocator() {
+    // SAFETY: sets one of mimalloc's options, a plain integer it reads when it next purges.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only tunes the allocator; called first thing, before other threads exist.
     unsafe {
