@@ -123,3 +123,24 @@ fn tune_allocator() {
         libc::mallopt(libc::M_TRIM_THRESHOLD, 4 * 1024 * 1024);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bindings do not name the purge delay, so its number is ours: option 15 must be the
+    /// one whose default is v3's purge delay (1000 ms). (This test process never calls
+    /// `tune_allocator`.)
+    #[test]
+    fn option_fifteen_is_mimallocs_purge_delay() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reads one of mimalloc's options.
+        let delay = unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) };
+        assert_eq!(
+            delay, 1000,
+            "option {MI_OPTION_PURGE_DELAY} is not the purge delay"
+        );
+    }
+}
