@@ -98,14 +98,12 @@ async fn serve(
 /// place); the bindings name only some of the options.
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// Rust's allocations (argon2's 19 MiB blocks among them) go to mimalloc; the C libraries
-/// (SQLite, libpq) still allocate through glibc's malloc.
-///
-/// mimalloc purges freed memory only after a delay (1 s in v3), and only when the thread that
-/// freed it allocates again, and backs its arenas with transparent huge pages where the kernel
-/// allows them: the daemon sat at 45 MiB idle and 54 MiB after bursts of logins, for good
-/// (glibc: 27 and 28 MiB). Purging at once, and without huge pages (the `no_thp` feature in
-/// Cargo.toml), it stays at 31 and 33 MiB; the inbound path kept its gain (benches/analysis.md).
+/// mimalloc (argon2's 19 MiB blocks among what it serves) purges freed memory only after a
+/// delay (1 s in v3), and only when the thread that freed it allocates again, and backs its
+/// arenas with transparent huge pages where the kernel allows them: the daemon sat at 45 MiB
+/// idle and 54 MiB after bursts of logins, for good (glibc: 27 and 28 MiB). Purging at once,
+/// and without huge pages (the `no_thp` feature in Cargo.toml), it stays at 31 and 33 MiB;
+/// the inbound path kept its gain (benches/analysis.md).
 ///
 /// glibc: a fixed mmap threshold keeps big blocks on `mmap` (its dynamic threshold would rise
 /// after the first and serve later ones from arenas that keep the memory); fixing it also fixes
