@@ -11,7 +11,7 @@ set -euo pipefail
 out=$1
 shift
 cd "$(dirname "$0")/.."
-cargo build --release --benches --quiet
+[ -n "${NO_BUILD:-}" ] || cargo build --release --benches --quiet
 load=$(ls -t target/release/deps/load-* | grep -v '\.d$' | head -n 1)
 "$load" --duration 16 "$@" >"$out.json" 2>&1 &
 generator=$!

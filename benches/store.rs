@@ -141,23 +141,25 @@ fn inbound_on(c: &mut Criterion, backend: &str, url: &str) {
             })
         })
     });
-    // The same messages as the writer stores them under load: 32 at a time, one group
-    // (`ingest_all`); the time is per message.
-    for (name, opens) in [
-        ("joins_open_ticket_in_groups_of_32", false),
-        ("opens_ticket_in_groups_of_32", true),
-    ] {
+    // The same messages as the writer stores them under load, one group (`ingest_all`) at a
+    // time: 32 as under a heavy burst, and 7, about the mean group of the load generator's 32
+    // clients (`switchboard_commit_batch_size`). The time is per message.
+    for (size, opens) in [(32, false), (32, true), (7, false), (7, true)] {
+        let name = match opens {
+            false => format!("joins_open_ticket_in_groups_of_{size}"),
+            true => format!("opens_ticket_in_groups_of_{size}"),
+        };
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
-                let groups = iters.div_ceil(32);
+                let groups = iters.div_ceil(size);
                 in_transactions(&mut conn, groups, 1, |conn, g| {
-                    let batch: Vec<Ingest> = (0..32)
+                    let batch: Vec<Ingest> = (0..size)
                         .map(|i| {
                             let phone = if opens {
                                 next += 1;
                                 format!("+5492200{next:07}")
                             } else {
-                                known[(g as usize * 32 + i) % known.len()].clone()
+                                known[((g * size + i) as usize) % known.len()].clone()
                             };
                             message(channel.id, department.id, phone)
                         })
@@ -165,7 +167,7 @@ fn inbound_on(c: &mut Criterion, backend: &str, url: &str) {
                     let refs: Vec<&Ingest> = batch.iter().collect();
                     black_box(ingest_all(conn, &numbers, &refs).unwrap());
                 }) * iters as u32
-                    / (groups * 32) as u32
+                    / (groups * size) as u32
             })
         });
     }

@@ -18,41 +18,35 @@ use super::{StoreError, StoreOptions, unavailable};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// Runs `$body` with `$c` bound to the backend's own connection: for statements diesel builds
-/// only per backend (multi-row inserts), and on hot paths, where a query run through [`DbConn`]
-/// has its SQL text rebuilt each time to find its prepared statement, while on the backend's
-/// own connection a statement of fixed shape is found by its type.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            $crate::persistence::DbConn::Sqlite($c) => $body,
-            $crate::persistence::DbConn::Pg($c) => $body,
-        }
-    };
-}
-pub(crate) use on_backend;
-
 /// Inserts `$rows` (a slice of an `Insertable` row struct whose `None`s are bound as `NULL`)
-/// into `$table`, in order, as multi-row statements of 64, 32, 16, 8, 4, 2 or 1 rows (a group
-/// of 11 is 8 + 2 + 1). Diesel caches a batch of fixed length by its type, so each of those
-/// shapes is prepared once, where one statement sized to the group was parsed and planned again
-/// for every group; and 64 rows stay far inside both backends' bind limits.
+/// into `$table`, in order. On PostgreSQL as one `unnest` statement (see [`super::unnest`]).
+/// On SQLite, where a statement is a function call rather than a round trip, as multi-row
+/// statements of 64, 32, 16, 8, 4, 2 or 1 rows (a group of 11 is 8 + 2 + 1): diesel caches a
+/// batch of fixed length by its type, so each of those shapes is prepared once, where one
+/// statement sized to the group was parsed and planned again for every group; and 64 rows
+/// stay far inside the bind limit.
 macro_rules! insert_rows {
     ($conn:expr, $table:expr, $rows:expr) => {{
-        let mut rest = $rows;
-        while !rest.is_empty() {
-            rest = $crate::persistence::insert_rows!(@largest $conn, $table, rest,
-                64, 32, 16, 8, 4, 2, 1);
+        let rows = $rows;
+        match $conn {
+            $crate::persistence::DbConn::Pg(c) => {
+                $crate::persistence::unnest::UnnestInsert::insert_unnest(c, rows)?;
+            }
+            $crate::persistence::DbConn::Sqlite(c) => {
+                let mut rest = rows;
+                while !rest.is_empty() {
+                    rest = $crate::persistence::insert_rows!(@largest c, $table, rest,
+                        64, 32, 16, 8, 4, 2, 1);
+                }
+            }
         }
     }};
     // Inserts the first `$n` rows for the largest `$n` there are rows for; returns the rest.
-    (@largest $conn:expr, $table:expr, $rest:expr, $($n:literal),+) => {{
+    (@largest $c:expr, $table:expr, $rest:expr, $($n:literal),+) => {{
         let rest = $rest;
         $(
             if let Some((head, tail)) = rest.split_first_chunk::<$n>() {
-                $crate::persistence::on_backend!($conn, |c| diesel::insert_into($table)
-                    .values(head)
-                    .execute(c)?);
+                diesel::insert_into($table).values(head).execute($c)?;
                 tail
             } else
         )+ {

@@ -15,6 +15,7 @@ mod rows;
 pub mod schema;
 mod sqlite;
 pub mod ticket_numbers;
+mod unnest;
 mod writer;
 
 use std::sync::Arc;
@@ -26,9 +27,9 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ManageConnection, Pool};
 use tokio::sync::oneshot;
 
+pub(crate) use self::backend::insert_rows;
 pub use self::backend::{Backend, DbConn, MultiBackend, connect};
 use self::backend::{Manager, run_migrations};
-pub(crate) use self::backend::{insert_rows, on_backend};
 use self::queries::inbound::{Ingest, Ingested};
 pub use self::sqlite::WAL_RESTART_FRAMES;
 use self::sqlite::spawn_checkpointer;
