@@ -244,8 +244,9 @@ fn message_values(
 async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
     let db = TestDb::new();
     let store = open(&db);
-    // Each sequence in time order; the columns start at 00:00:00 with nothing unanswered.
-    let sequences: [&[(&str, &str, u32)]; 6] = [
+    // Each sequence in time order; the columns start at 00:00:00 with nothing unanswered. The
+    // last two bring no newer activity (second 0): the other columns must still change.
+    let sequences: [&[(&str, &str, u32)]; 8] = [
         &[
             ("in", "contact", 1),
             ("out", "operator", 2),
@@ -263,6 +264,12 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
             ("in", "contact", 5),
         ],
         &[("out", "system", 1)],
+        &[
+            ("in", "contact", 0),
+            ("out", "operator", 0),
+            ("in", "contact", 0),
+        ],
+        &[("in", "contact", 0), ("out", "operator", 0)],
     ];
     let results = store
         .write(move |c| {
@@ -300,7 +307,7 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
         })
         .await
         .unwrap();
-    let expected: [Activity; 6] = [
+    let expected: [Activity; 8] = [
         (
             "00:00:04".into(),
             Some("00:00:03".into()),
@@ -315,6 +322,12 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
             Some("00:00:01".into()),
         ),
         ("00:00:01".into(), None, None),
+        (
+            "00:00:00".into(),
+            Some("00:00:00".into()),
+            Some("00:00:00".into()),
+        ),
+        ("00:00:00".into(), None, Some("00:00:00".into())),
     ];
     for ((ends, expected), sequence) in results.iter().zip(&expected).zip(&sequences) {
         assert_eq!(&ends[0], expected, "one INSERT of {sequence:?}");

@@ -452,7 +452,8 @@ fn new_ticket(numbers: &TicketNumbers, m: &Ingest, contact: &ContactRow) -> Tick
         closed_at: None,
         waiting_since: Some(m.now),
         first_response_at: None,
-        unanswered_since: None,
+        // The message that opens it waits for an answer (its trigger then changes nothing).
+        unanswered_since: Some(m.now),
     }
 }
 
