@@ -15,7 +15,7 @@ mod rows;
 pub mod schema;
 mod sqlite;
 pub mod ticket_numbers;
-mod unnest;
+pub(crate) mod unnest;
 mod writer;
 
 use std::sync::Arc;

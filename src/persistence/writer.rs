@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::backend::{DbConn, Manager};
-use super::queries::inbound::{Ingest, Ingested, ingest_all};
+use super::queries::inbound::{Ingest, Ingested, ingest_all, plan};
 use super::sqlite::wal_sync::WalSync;
 use super::ticket_numbers::TicketNumbers;
 
@@ -194,6 +194,9 @@ impl Together {
 /// holds the lock. Diesel's transaction manager is bypassed for that; writes never open
 /// transactions of their own.
 fn run_together(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> Together {
+    if matches!(conn, DbConn::Pg(_)) && jobs.iter().all(|j| matches!(j, Job::Inbound(_))) {
+        return run_inbound_alone(conn, numbers, jobs);
+    }
     let begin = match conn {
         DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
         DbConn::Pg(_) => "BEGIN",
@@ -236,10 +239,53 @@ fn run_together(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) ->
     }
 }
 
-/// Stores a run of inbound messages with [`ingest_all`] and keeps each one's outcome. If the
-/// group fails, its first message keeps the error (the one a message alone would hear) and the
-/// others are marked to run again.
+/// Stores a run of inbound messages with [`ingest_all`] and keeps each one's outcome (see
+/// [`settle`]).
 fn run_inbound(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> bool {
+    settle(jobs, |group| ingest_all(conn, numbers, group))
+}
+
+/// On PostgreSQL, a batch of inbound messages and nothing else: the group's lookups run before
+/// any transaction (under READ COMMITTED each statement reads the latest commits, inside a
+/// transaction or not), and a group whose writes are one statement runs that statement on its
+/// own, committed by itself: `BEGIN` and `COMMIT` were two of a new-ticket group's four round
+/// trips. A group with more to write (a rename, a send, a fetch) writes in a transaction.
+fn run_inbound_alone(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> Together {
+    let mut broken = None;
+    let stored = settle(jobs, |group| {
+        let planned = plan(conn, numbers, group)?;
+        if planned.is_one_statement() {
+            planned.write(conn)?;
+        } else {
+            conn.batch_execute("BEGIN")?;
+            planned.write(conn)?;
+            if let Err(e) = conn.batch_execute("COMMIT") {
+                broken = Some(e.to_string());
+                return Err(e.into());
+            }
+        }
+        planned.finish()
+    });
+    if stored {
+        return Together::Committed;
+    }
+    // Ends a transaction a failed write left open (outside one, PostgreSQL only warns).
+    if let Err(e) = conn.batch_execute("ROLLBACK") {
+        return Together::Broken(e.to_string());
+    }
+    match broken {
+        Some(e) => Together::Broken(e),
+        None => Together::Failed,
+    }
+}
+
+/// Runs `store` on the inbound writes of `jobs` and keeps each one's outcome. If the group
+/// fails, its first message keeps the error (the one a message alone would hear) and the others
+/// are marked to run again.
+fn settle(
+    jobs: &mut [Job],
+    store: impl FnOnce(&[&Ingest]) -> Result<Vec<Ingested>, StoreError>,
+) -> bool {
     let writes: Vec<&mut InboundWrite> = jobs
         .iter_mut()
         .filter_map(|j| match j {
@@ -248,7 +294,7 @@ fn run_inbound(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> 
         })
         .collect();
     let group: Vec<&Ingest> = writes.iter().map(|w| &w.ingest).collect();
-    let stored = std::panic::catch_unwind(AssertUnwindSafe(|| ingest_all(conn, numbers, &group)))
+    let stored = std::panic::catch_unwind(AssertUnwindSafe(|| store(&group)))
         .unwrap_or_else(|_| Err(StoreError::Corrupt("a write panicked".into())))
         .map_err(StoreError::busy_is_unavailable);
     match stored {

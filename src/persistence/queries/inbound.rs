@@ -15,10 +15,12 @@ use crate::domain::ticket::{Reason, TicketState};
 use crate::persistence::outbox;
 use crate::persistence::queries::media;
 use crate::persistence::rows::{
-    ContactRow, LoadOne, MessageRow, NewContactRow, TicketRow, parse, utc, with_external_id,
+    ContactRow, EventRow, LoadOne, MessageRow, NewContactRow, TicketRow, parse, utc,
+    with_external_id,
 };
 use crate::persistence::schema::*;
 use crate::persistence::ticket_numbers::TicketNumbers;
+use crate::persistence::unnest::insert_group;
 use crate::persistence::{DbConn, StoreError, insert_rows};
 use crate::views::{ContactRef, Content, MessageView, Named, TicketView};
 
@@ -137,6 +139,32 @@ pub fn ingest_all(
     numbers: &TicketNumbers,
     group: &[&Ingest],
 ) -> Result<Vec<Ingested>, StoreError> {
+    let planned = plan(conn, numbers, group)?;
+    planned.write(conn)?;
+    planned.finish()
+}
+
+/// A group's rows as [`plan`] decided them, none written yet.
+pub(crate) struct Planned {
+    contacts: Vec<NewContactRow>,
+    renamed: HashMap<String, (String, NaiveDateTime)>,
+    tickets: Vec<TicketRow>,
+    events: Vec<EventRow>,
+    rows: Vec<MessageRow>,
+    /// Outbox entries: (row, channel, recipient, at).
+    sends: Vec<(usize, ChannelId, String, NaiveDateTime)>,
+    /// Media to fetch: (row, channel, media id, at).
+    fetches: Vec<(usize, ChannelId, String, NaiveDateTime)>,
+    outcomes: Vec<Outcome>,
+}
+
+/// The first half of [`ingest_all`]: what a group writes, from reads only (its lookups, and the
+/// references and greetings it resolves).
+pub(crate) fn plan(
+    conn: &mut DbConn,
+    numbers: &TicketNumbers,
+    group: &[&Ingest],
+) -> Result<Planned, StoreError> {
     let seen = seen_before(conn, group)?;
     let (mut open, mut contacts) = known_conversations(conn, group)?;
 
@@ -304,66 +332,109 @@ pub fn ingest_all(
         });
     }
 
-    let created: Vec<&ContactRow> = new_contacts.iter().map(|p| &contacts[p]).collect();
-    insert_contacts(conn, &created, group.first().map(|m| m.now))?;
-    for (id, (name, at)) in &renamed {
-        diesel::update(contacts::table.find(id))
-            .set((contacts::name.eq(name), contacts::updated_at.eq(at)))
-            .execute(conn)?;
-    }
-    insert_tickets(conn, &new_tickets)?;
-    insert_events(conn, &events)?;
-    insert_messages(conn, &rows)?;
-    for (row, channel, recipient, at) in sends {
-        outbox::enqueue(
-            conn,
-            parse(&rows[row].id, "message id")?,
-            channel,
-            &recipient,
-            at,
-        )?;
-    }
-    for (row, channel, media_id, at) in fetches {
-        media::enqueue(
-            conn,
-            parse(&rows[row].id, "message id")?,
-            channel,
-            &media_id,
-            at,
-        )?;
+    let created = match group.first() {
+        Some(m) => new_contacts
+            .iter()
+            .map(|p| NewContactRow::of(&contacts[p], m.now))
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(Planned {
+        contacts: created,
+        renamed,
+        tickets: new_tickets,
+        events,
+        rows,
+        sends,
+        fetches,
+        outcomes,
+    })
+}
+
+impl Planned {
+    /// Writing it is a single statement on PostgreSQL (see `unnest::insert_group`): it renames
+    /// no customer and queues nothing to send or fetch. Such a statement needs no transaction
+    /// around it to be all or nothing.
+    pub(crate) fn is_one_statement(&self) -> bool {
+        self.renamed.is_empty() && self.sends.is_empty() && self.fetches.is_empty()
     }
 
-    let views = rows
-        .into_iter()
-        .map(MessageRow::into_view)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(outcomes
-        .into_iter()
-        .map(|outcome| match outcome {
-            Outcome::Seen(ticket, message) => Ingested {
-                ticket,
-                opened: None,
-                messages: vec![message],
-                duplicate: true,
-            },
-            Outcome::SeenInGroup(ticket, row) => Ingested {
-                ticket,
-                opened: None,
-                messages: vec![views[row].clone()],
-                duplicate: true,
-            },
-            Outcome::Stored {
-                ticket,
-                opened,
-                rows,
-            } => Ingested {
-                ticket,
-                opened,
-                messages: views[rows].to_vec(),
-                duplicate: false,
-            },
-        })
-        .collect())
+    /// The second half of [`ingest_all`]: writes the rows, in the caller's transaction.
+    pub(crate) fn write(&self, conn: &mut DbConn) -> Result<(), StoreError> {
+        for (id, (name, at)) in &self.renamed {
+            diesel::update(contacts::table.find(id))
+                .set((contacts::name.eq(name), contacts::updated_at.eq(at)))
+                .execute(conn)?;
+        }
+        match conn {
+            // One round trip for all of it (see `unnest::insert_group`).
+            DbConn::Pg(c) => {
+                insert_group(c, &self.contacts, &self.tickets, &self.events, &self.rows)?
+            }
+            DbConn::Sqlite(_) => {
+                insert_rows!(conn, contacts::table, self.contacts.as_slice());
+                insert_rows!(conn, tickets::table, self.tickets.as_slice());
+                insert_events(conn, &self.events)?;
+                insert_messages(conn, &self.rows)?;
+            }
+        }
+        for (row, channel, recipient, at) in &self.sends {
+            outbox::enqueue(
+                conn,
+                parse(&self.rows[*row].id, "message id")?,
+                *channel,
+                recipient,
+                *at,
+            )?;
+        }
+        for (row, channel, media_id, at) in &self.fetches {
+            media::enqueue(
+                conn,
+                parse(&self.rows[*row].id, "message id")?,
+                *channel,
+                media_id,
+                *at,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What each message of the group became, once the rows are written.
+    pub(crate) fn finish(self) -> Result<Vec<Ingested>, StoreError> {
+        let views = self
+            .rows
+            .into_iter()
+            .map(MessageRow::into_view)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(self
+            .outcomes
+            .into_iter()
+            .map(|outcome| match outcome {
+                Outcome::Seen(ticket, message) => Ingested {
+                    ticket,
+                    opened: None,
+                    messages: vec![message],
+                    duplicate: true,
+                },
+                Outcome::SeenInGroup(ticket, row) => Ingested {
+                    ticket,
+                    opened: None,
+                    messages: vec![views[row].clone()],
+                    duplicate: true,
+                },
+                Outcome::Stored {
+                    ticket,
+                    opened,
+                    rows,
+                } => Ingested {
+                    ticket,
+                    opened,
+                    messages: views[rows].to_vec(),
+                    duplicate: false,
+                },
+            })
+            .collect())
+    }
 }
 
 /// The greeting with its variables filled in for this contact and ticket (the department's
@@ -422,18 +493,6 @@ fn resolve(
     Ok(())
 }
 
-/// Inserts customers first seen in a group, in statements of fixed shape (see `insert_rows`).
-fn insert_contacts(
-    conn: &mut DbConn,
-    rows: &[&ContactRow],
-    now: Option<NaiveDateTime>,
-) -> Result<(), StoreError> {
-    let Some(now) = now else { return Ok(()) };
-    let rows: Vec<NewContactRow> = rows.iter().map(|c| NewContactRow::of(c, now)).collect();
-    insert_rows!(conn, contacts::table, rows.as_slice());
-    Ok(())
-}
-
 /// A new ticket for a contact with none open on the channel (its timeline entry is the
 /// caller's), numbered by `numbers`.
 fn new_ticket(numbers: &TicketNumbers, m: &Ingest, contact: &ContactRow) -> TicketRow {
@@ -455,12 +514,6 @@ fn new_ticket(numbers: &TicketNumbers, m: &Ingest, contact: &ContactRow) -> Tick
         // The message that opens it waits for an answer (its trigger then changes nothing).
         unanswered_since: Some(m.now),
     }
-}
-
-/// Inserts new tickets in statements of fixed shape (see `insert_rows`).
-fn insert_tickets(conn: &mut DbConn, rows: &[TicketRow]) -> Result<(), StoreError> {
-    insert_rows!(conn, tickets::table, rows);
-    Ok(())
 }
 
 #[cfg(test)]
