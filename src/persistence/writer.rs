@@ -1,6 +1,8 @@
 //! The writer threads: each takes whatever writes are queued for it, runs them in one shared
 //! transaction (group commit) and answers every caller only after the COMMIT (and, on SQLite
-//! with `full` durability, after the WAL sync stage: see [`super::sqlite::wal_sync`]).
+//! with `full` durability, after the WAL sync stage: see [`super::sqlite::wal_sync`]). On
+//! PostgreSQL a batch of inbound messages only needs no explicit transaction when its writes
+//! are one statement (see [`run_inbound_alone`]).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;

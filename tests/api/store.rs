@@ -334,3 +334,118 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
         assert_eq!(&ends[1], expected, "one INSERT per message of {sequence:?}");
     }
 }
+
+/// A group of customers' messages with one that cannot be stored (its channel does not exist):
+/// the others are stored, that one alone fails and leaves no customer, ticket or message behind.
+/// On PostgreSQL the group is one statement outside any transaction (`run_inbound_alone`); the
+/// writer is held busy first so that the messages queue up and are taken as one group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_message_in_an_inbound_group_takes_no_other_with_it() {
+    use switchboard::domain::ids::{ChannelId, DepartmentId};
+    use switchboard::domain::ticket::TicketState;
+    use switchboard::persistence::conversation_key;
+    use switchboard::persistence::queries::directory::{insert_channel, insert_department};
+    use switchboard::persistence::queries::inbound::Ingest;
+    use switchboard::persistence::schema::{contacts, messages, tickets};
+    use switchboard::views::{ChannelView, Content, DepartmentView};
+
+    let db = TestDb::new();
+    let store = Store::open(&StoreOptions {
+        url: db.url.clone(),
+        read_pool_size: 2,
+        max_batch: 64,
+        sqlite_synchronous: "normal".into(),
+        busy_timeout: Duration::from_secs(5),
+        writers: 1,
+        wal_restart_frames: WAL_RESTART_FRAMES,
+    })
+    .expect("store opens");
+    let department = DepartmentView {
+        id: DepartmentId::new(),
+        name: "Ventas".into(),
+        timezone: "UTC".into(),
+        business_hours: Default::default(),
+        holidays: vec![],
+        out_of_hours_message: None,
+        required_fields: vec![],
+        created_at: chrono::Utc::now(),
+        routing: Default::default(),
+    };
+    let channel = ChannelView {
+        id: ChannelId::new(),
+        name: "API".into(),
+        kind: switchboard::channels::ChannelKind::Api,
+        department_id: department.id,
+        created_at: chrono::Utc::now(),
+    };
+    let (d, ch) = (department.clone(), channel.clone());
+    store
+        .write(move |c| {
+            insert_department(c, &d)?;
+            insert_channel(c, &ch, "{}")
+        })
+        .await
+        .unwrap();
+
+    let busy = store.clone();
+    let holding = tokio::spawn(async move {
+        busy.write(|_| {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(())
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut sent = Vec::new();
+    for i in 0..6 {
+        // The fourth message names a channel that was never created.
+        let channel_id = if i == 3 { ChannelId::new() } else { channel.id };
+        let phone = format!("+5491100{i:06}");
+        let ingest = Ingest {
+            channel_id,
+            channel_name: "API".into(),
+            department_id: department.id,
+            department_name: "Ventas".into(),
+            external_id: Some(format!("ext-{i}")),
+            phone: phone.clone(),
+            name: None,
+            content: Content::Text(format!("hola {i}")),
+            context: Default::default(),
+            sent_at: None,
+            sends_out: false,
+            opening_state: TicketState::Waiting,
+            greeting: None,
+            now: chrono::Utc::now().naive_utc(),
+        };
+        let store = store.clone();
+        sent.push(tokio::spawn(async move {
+            store
+                .ingest(conversation_key(channel_id, &phone), ingest)
+                .await
+        }));
+    }
+    holding.await.unwrap().unwrap();
+    for (i, outcome) in sent.into_iter().enumerate() {
+        let outcome = outcome.await.unwrap();
+        assert_eq!(outcome.is_ok(), i != 3, "message {i}: {outcome:?}");
+    }
+    let (phones, tickets, messages) = store
+        .read(|c| {
+            Ok((
+                contacts::table
+                    .order(contacts::phone)
+                    .select(contacts::phone)
+                    .load::<String>(c)?,
+                tickets::table.count().get_result::<i64>(c)?,
+                messages::table.count().get_result::<i64>(c)?,
+            ))
+        })
+        .await
+        .unwrap();
+    let expected: Vec<String> = [0, 1, 2, 4, 5]
+        .iter()
+        .map(|i| format!("+5491100{i:06}"))
+        .collect();
+    assert_eq!(phones, expected);
+    assert_eq!((tickets, messages), (5, 5));
+}
