@@ -174,7 +174,7 @@ pub(crate) struct TicketRow {
     pub unanswered_since: Option<NaiveDateTime>,
 }
 
-#[derive(Queryable, Selectable, Insertable)]
+#[derive(Queryable, Selectable, Insertable, Clone)]
 #[diesel(table_name = messages, treat_none_as_default_value = false)]
 pub(crate) struct MessageRow {
     pub id: String,

@@ -256,6 +256,7 @@ fn run_inbound_alone(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job
     let mut broken = None;
     let stored = settle(jobs, |group| {
         let planned = plan(conn, numbers, group)?;
+        let views = planned.views()?;
         if planned.is_one_statement() {
             planned.write(conn)?;
         } else {
@@ -266,7 +267,7 @@ fn run_inbound_alone(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job
                 return Err(e.into());
             }
         }
-        planned.finish()
+        Ok(planned.finish(views))
     });
     if stored {
         return Together::Committed;

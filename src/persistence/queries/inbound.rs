@@ -140,8 +140,9 @@ pub fn ingest_all(
     group: &[&Ingest],
 ) -> Result<Vec<Ingested>, StoreError> {
     let planned = plan(conn, numbers, group)?;
+    let views = planned.views()?;
     planned.write(conn)?;
-    planned.finish()
+    Ok(planned.finish(views))
 }
 
 /// A group's rows as [`plan`] decided them, none written yet.
@@ -399,15 +400,19 @@ impl Planned {
         Ok(())
     }
 
-    /// What each message of the group became, once the rows are written.
-    pub(crate) fn finish(self) -> Result<Vec<Ingested>, StoreError> {
-        let views = self
-            .rows
-            .into_iter()
+    /// The views of the rows to write. Made before writing them, so that a row that cannot be
+    /// shown fails the group before anything is stored.
+    pub(crate) fn views(&self) -> Result<Vec<MessageView>, StoreError> {
+        self.rows
+            .iter()
+            .cloned()
             .map(MessageRow::into_view)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(self
-            .outcomes
+            .collect()
+    }
+
+    /// What each message of the group became, once its rows (with these `views`) are written.
+    pub(crate) fn finish(self, views: Vec<MessageView>) -> Vec<Ingested> {
+        self.outcomes
             .into_iter()
             .map(|outcome| match outcome {
                 Outcome::Seen(ticket, message) => Ingested {
@@ -433,7 +438,7 @@ impl Planned {
                     duplicate: false,
                 },
             })
-            .collect())
+            .collect()
     }
 }
 
