@@ -256,18 +256,19 @@ fn run_inbound_alone(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job
     let mut broken = None;
     let stored = settle(jobs, |group| {
         let planned = plan(conn, numbers, group)?;
-        let views = planned.views()?;
         if planned.is_one_statement() {
+            let views = planned.views()?;
             planned.write(conn)?;
-        } else {
-            conn.batch_execute("BEGIN")?;
-            planned.write(conn)?;
-            if let Err(e) = conn.batch_execute("COMMIT") {
-                broken = Some(e.to_string());
-                return Err(e.into());
-            }
+            return Ok(planned.finish_with(views));
         }
-        Ok(planned.finish(views))
+        conn.batch_execute("BEGIN")?;
+        planned.write(conn)?;
+        let stored = planned.finish()?;
+        if let Err(e) = conn.batch_execute("COMMIT") {
+            broken = Some(e.to_string());
+            return Err(e.into());
+        }
+        Ok(stored)
     });
     if stored {
         return Together::Committed;

@@ -140,9 +140,8 @@ pub fn ingest_all(
     group: &[&Ingest],
 ) -> Result<Vec<Ingested>, StoreError> {
     let planned = plan(conn, numbers, group)?;
-    let views = planned.views()?;
     planned.write(conn)?;
-    Ok(planned.finish(views))
+    planned.finish()
 }
 
 /// A group's rows as [`plan`] decided them, none written yet.
@@ -400,8 +399,9 @@ impl Planned {
         Ok(())
     }
 
-    /// The views of the rows to write. Made before writing them, so that a row that cannot be
-    /// shown fails the group before anything is stored.
+    /// The views of the rows to write, for a group whose statement commits by itself: made
+    /// before writing, so that a row that cannot be shown fails the group before anything is
+    /// stored.
     pub(crate) fn views(&self) -> Result<Vec<MessageView>, StoreError> {
         self.rows
             .iter()
@@ -410,36 +410,51 @@ impl Planned {
             .collect()
     }
 
-    /// What each message of the group became, once its rows (with these `views`) are written.
-    pub(crate) fn finish(self, views: Vec<MessageView>) -> Vec<Ingested> {
-        self.outcomes
+    /// What each message of the group became, once its rows are written in a transaction (which
+    /// a failure here rolls back).
+    pub(crate) fn finish(self) -> Result<Vec<Ingested>, StoreError> {
+        let views = self
+            .rows
             .into_iter()
-            .map(|outcome| match outcome {
-                Outcome::Seen(ticket, message) => Ingested {
-                    ticket,
-                    opened: None,
-                    messages: vec![message],
-                    duplicate: true,
-                },
-                Outcome::SeenInGroup(ticket, row) => Ingested {
-                    ticket,
-                    opened: None,
-                    messages: vec![views[row].clone()],
-                    duplicate: true,
-                },
-                Outcome::Stored {
-                    ticket,
-                    opened,
-                    rows,
-                } => Ingested {
-                    ticket,
-                    opened,
-                    messages: views[rows].to_vec(),
-                    duplicate: false,
-                },
-            })
-            .collect()
+            .map(MessageRow::into_view)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(answers(self.outcomes, views))
     }
+
+    /// [`Self::finish`] with the [`Self::views`] made before writing.
+    pub(crate) fn finish_with(self, views: Vec<MessageView>) -> Vec<Ingested> {
+        answers(self.outcomes, views)
+    }
+}
+
+fn answers(outcomes: Vec<Outcome>, views: Vec<MessageView>) -> Vec<Ingested> {
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Outcome::Seen(ticket, message) => Ingested {
+                ticket,
+                opened: None,
+                messages: vec![message],
+                duplicate: true,
+            },
+            Outcome::SeenInGroup(ticket, row) => Ingested {
+                ticket,
+                opened: None,
+                messages: vec![views[row].clone()],
+                duplicate: true,
+            },
+            Outcome::Stored {
+                ticket,
+                opened,
+                rows,
+            } => Ingested {
+                ticket,
+                opened,
+                messages: views[rows].to_vec(),
+                duplicate: false,
+            },
+        })
+        .collect()
 }
 
 /// The greeting with its variables filled in for this contact and ticket (the department's
