@@ -72,6 +72,17 @@ impl StoreError {
             ))
         )
     }
+
+    /// The unique index or constraint `name` refused a row (PostgreSQL names it).
+    pub(crate) fn violates(&self, name: &str) -> bool {
+        match self {
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            )) => info.constraint_name() == Some(name),
+            _ => false,
+        }
+    }
 }
 
 /// Storage tuning (the `[database]` section of the configuration).

@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use super::StoreError;
 use super::backend::{DbConn, Manager};
-use super::queries::inbound::{Ingest, Ingested, ingest_all, plan};
+use super::queries::inbound::{DUPLICATE_INDEX, Duplicates, Ingest, Ingested, ingest_all, plan};
 use super::sqlite::wal_sync::WalSync;
 use super::ticket_numbers::TicketNumbers;
 
@@ -252,23 +252,21 @@ fn run_inbound(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> 
 /// transaction or not), and a group whose writes are one statement runs that statement on its
 /// own, committed by itself: `BEGIN` and `COMMIT` were two of a new-ticket group's four round
 /// trips. A group with more to write (a rename, a send, a fetch) writes in a transaction.
+///
+/// Its external ids are not looked up first: the unique index refuses a redelivered one, and
+/// only then is the group planned again with the lookup (see [`Duplicates::CaughtByIndex`]).
 fn run_inbound_alone(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job]) -> Together {
     let mut broken = None;
     let stored = settle(jobs, |group| {
-        let planned = plan(conn, numbers, group)?;
-        if planned.is_one_statement() {
-            let views = planned.views()?;
-            planned.write(conn)?;
-            return Ok(planned.finish_with(views));
+        match store_alone(conn, numbers, group, Duplicates::CaughtByIndex, &mut broken) {
+            Err(e) if e.violates(DUPLICATE_INDEX) => {
+                // Nothing of the group is stored: its one statement failed, or its
+                // transaction is rolled back here.
+                conn.batch_execute("ROLLBACK")?;
+                store_alone(conn, numbers, group, Duplicates::LookedUp, &mut broken)
+            }
+            stored => stored,
         }
-        conn.batch_execute("BEGIN")?;
-        planned.write(conn)?;
-        let stored = planned.finish()?;
-        if let Err(e) = conn.batch_execute("COMMIT") {
-            broken = Some(e.to_string());
-            return Err(e.into());
-        }
-        Ok(stored)
     });
     if stored {
         return Together::Committed;
@@ -281,6 +279,31 @@ fn run_inbound_alone(conn: &mut DbConn, numbers: &TicketNumbers, jobs: &mut [Job
         Some(e) => Together::Broken(e),
         None => Together::Failed,
     }
+}
+
+/// Plans and writes one inbound group for [`run_inbound_alone`]; a failed `COMMIT` is kept in
+/// `broken`.
+fn store_alone(
+    conn: &mut DbConn,
+    numbers: &TicketNumbers,
+    group: &[&Ingest],
+    duplicates: Duplicates,
+    broken: &mut Option<String>,
+) -> Result<Vec<Ingested>, StoreError> {
+    let planned = plan(conn, numbers, group, duplicates)?;
+    if planned.is_one_statement() {
+        let views = planned.views()?;
+        planned.write(conn)?;
+        return Ok(planned.finish_with(views));
+    }
+    conn.batch_execute("BEGIN")?;
+    planned.write(conn)?;
+    let stored = planned.finish()?;
+    if let Err(e) = conn.batch_execute("COMMIT") {
+        *broken = Some(e.to_string());
+        return Err(e.into());
+    }
+    Ok(stored)
 }
 
 /// Runs `store` on the inbound writes of `jobs` and keeps each one's outcome. If the group

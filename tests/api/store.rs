@@ -335,117 +335,225 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
     }
 }
 
-/// A group of customers' messages with one that cannot be stored (its channel does not exist):
-/// the others are stored, that one alone fails and leaves no customer, ticket or message behind.
-/// On PostgreSQL the group is one statement outside any transaction (`run_inbound_alone`); the
-/// writer is held busy first so that the messages queue up and are taken as one group.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failing_message_in_an_inbound_group_takes_no_other_with_it() {
-    use switchboard::domain::ids::{ChannelId, DepartmentId};
-    use switchboard::domain::ticket::TicketState;
-    use switchboard::persistence::conversation_key;
-    use switchboard::persistence::queries::directory::{insert_channel, insert_department};
-    use switchboard::persistence::queries::inbound::Ingest;
-    use switchboard::persistence::schema::{contacts, messages, tickets};
-    use switchboard::views::{ChannelView, Content, DepartmentView};
+/// One writer with a department and an API channel: the group tests' stage.
+struct InboundStage {
+    store: Store,
+    department: switchboard::views::DepartmentView,
+    channel: switchboard::domain::ids::ChannelId,
+}
 
-    let db = TestDb::new();
-    let store = Store::open(&StoreOptions {
-        url: db.url.clone(),
-        read_pool_size: 2,
-        max_batch: 64,
-        sqlite_synchronous: "normal".into(),
-        busy_timeout: Duration::from_secs(5),
-        writers: 1,
-        wal_restart_frames: WAL_RESTART_FRAMES,
-    })
-    .expect("store opens");
-    let department = DepartmentView {
-        id: DepartmentId::new(),
-        name: "Ventas".into(),
-        timezone: "UTC".into(),
-        business_hours: Default::default(),
-        holidays: vec![],
-        out_of_hours_message: None,
-        required_fields: vec![],
-        created_at: chrono::Utc::now(),
-        routing: Default::default(),
-    };
-    let channel = ChannelView {
-        id: ChannelId::new(),
-        name: "API".into(),
-        kind: switchboard::channels::ChannelKind::Api,
-        department_id: department.id,
-        created_at: chrono::Utc::now(),
-    };
-    let (d, ch) = (department.clone(), channel.clone());
-    store
-        .write(move |c| {
-            insert_department(c, &d)?;
-            insert_channel(c, &ch, "{}")
-        })
-        .await
-        .unwrap();
+impl InboundStage {
+    async fn new(db: &TestDb) -> Self {
+        use switchboard::domain::ids::{ChannelId, DepartmentId};
+        use switchboard::persistence::queries::directory::{insert_channel, insert_department};
+        use switchboard::views::{ChannelView, DepartmentView};
 
-    let busy = store.clone();
-    let holding = tokio::spawn(async move {
-        busy.write(|_| {
-            std::thread::sleep(Duration::from_millis(300));
-            Ok(())
+        let store = Store::open(&StoreOptions {
+            url: db.url.clone(),
+            read_pool_size: 2,
+            max_batch: 64,
+            sqlite_synchronous: "normal".into(),
+            busy_timeout: Duration::from_secs(5),
+            writers: 1,
+            wal_restart_frames: WAL_RESTART_FRAMES,
         })
-        .await
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let mut sent = Vec::new();
-    for i in 0..6 {
-        // The fourth message names a channel that was never created.
-        let channel_id = if i == 3 { ChannelId::new() } else { channel.id };
-        let phone = format!("+5491100{i:06}");
-        let ingest = Ingest {
-            channel_id,
-            channel_name: "API".into(),
+        .expect("store opens");
+        let department = DepartmentView {
+            id: DepartmentId::new(),
+            name: "Ventas".into(),
+            timezone: "UTC".into(),
+            business_hours: Default::default(),
+            holidays: vec![],
+            out_of_hours_message: None,
+            required_fields: vec![],
+            created_at: chrono::Utc::now(),
+            routing: Default::default(),
+        };
+        let channel = ChannelView {
+            id: ChannelId::new(),
+            name: "API".into(),
+            kind: switchboard::channels::ChannelKind::Api,
             department_id: department.id,
+            created_at: chrono::Utc::now(),
+        };
+        let (d, ch) = (department.clone(), channel.clone());
+        store
+            .write(move |c| {
+                insert_department(c, &d)?;
+                insert_channel(c, &ch, "{}")
+            })
+            .await
+            .unwrap();
+        Self {
+            store,
+            department,
+            channel: channel.id,
+        }
+    }
+
+    /// A customer's text message on `channel`.
+    fn message(
+        &self,
+        channel: switchboard::domain::ids::ChannelId,
+        phone: &str,
+        external_id: &str,
+    ) -> switchboard::persistence::queries::inbound::Ingest {
+        use switchboard::domain::ticket::TicketState;
+        use switchboard::persistence::queries::inbound::Ingest;
+        use switchboard::views::Content;
+
+        Ingest {
+            channel_id: channel,
+            channel_name: "API".into(),
+            department_id: self.department.id,
             department_name: "Ventas".into(),
-            external_id: Some(format!("ext-{i}")),
-            phone: phone.clone(),
+            external_id: Some(external_id.into()),
+            phone: phone.into(),
             name: None,
-            content: Content::Text(format!("hola {i}")),
+            content: Content::Text(format!("hola {external_id}")),
             context: Default::default(),
             sent_at: None,
             sends_out: false,
             opening_state: TicketState::Waiting,
             greeting: None,
             now: chrono::Utc::now().naive_utc(),
-        };
-        let store = store.clone();
-        sent.push(tokio::spawn(async move {
-            store
-                .ingest(conversation_key(channel_id, &phone), ingest)
-                .await
-        }));
+        }
     }
-    holding.await.unwrap().unwrap();
-    for (i, outcome) in sent.into_iter().enumerate() {
-        let outcome = outcome.await.unwrap();
+
+    /// Holds the writer busy for 300 ms, so that what is sent meanwhile queues up and is taken
+    /// as one group; waits for it.
+    async fn as_one_group<T: Send + 'static>(
+        &self,
+        send: impl FnOnce() -> Vec<tokio::task::JoinHandle<T>>,
+    ) -> Vec<T> {
+        let busy = self.store.clone();
+        let holding = tokio::spawn(async move {
+            busy.write(|_| {
+                std::thread::sleep(Duration::from_millis(300));
+                Ok(())
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let sent = send();
+        holding.await.unwrap().unwrap();
+        let mut outcomes = Vec::new();
+        for s in sent {
+            outcomes.push(s.await.unwrap());
+        }
+        outcomes
+    }
+
+    /// Ingests `m` on a task of its own.
+    fn send(
+        &self,
+        m: switchboard::persistence::queries::inbound::Ingest,
+    ) -> tokio::task::JoinHandle<
+        Result<switchboard::persistence::queries::inbound::Ingested, StoreError>,
+    > {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            let key = switchboard::persistence::conversation_key(m.channel_id, &m.phone);
+            store.ingest(key, m).await
+        })
+    }
+
+    /// Stored customers' phones, tickets and messages.
+    async fn stored(&self) -> (Vec<String>, i64, i64) {
+        use switchboard::persistence::schema::{contacts, messages, tickets};
+        self.store
+            .read(|c| {
+                Ok((
+                    contacts::table
+                        .order(contacts::phone)
+                        .select(contacts::phone)
+                        .load::<String>(c)?,
+                    tickets::table.count().get_result::<i64>(c)?,
+                    messages::table.count().get_result::<i64>(c)?,
+                ))
+            })
+            .await
+            .unwrap()
+    }
+}
+
+/// A group of customers' messages with one that cannot be stored (its channel does not exist):
+/// the others are stored, that one alone fails and leaves no customer, ticket or message behind.
+/// On PostgreSQL the group is one statement outside any transaction (`run_inbound_alone`); the
+/// writer is held busy first so that the messages queue up and are taken as one group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_message_in_an_inbound_group_takes_no_other_with_it() {
+    let db = TestDb::new();
+    let stage = InboundStage::new(&db).await;
+    let outcomes = stage
+        .as_one_group(|| {
+            (0..6)
+                .map(|i| {
+                    // The fourth message names a channel that was never created.
+                    let channel = if i == 3 {
+                        switchboard::domain::ids::ChannelId::new()
+                    } else {
+                        stage.channel
+                    };
+                    stage.send(stage.message(
+                        channel,
+                        &format!("+5491100{i:06}"),
+                        &format!("ext-{i}"),
+                    ))
+                })
+                .collect()
+        })
+        .await;
+    for (i, outcome) in outcomes.iter().enumerate() {
         assert_eq!(outcome.is_ok(), i != 3, "message {i}: {outcome:?}");
     }
-    let (phones, tickets, messages) = store
-        .read(|c| {
-            Ok((
-                contacts::table
-                    .order(contacts::phone)
-                    .select(contacts::phone)
-                    .load::<String>(c)?,
-                tickets::table.count().get_result::<i64>(c)?,
-                messages::table.count().get_result::<i64>(c)?,
-            ))
-        })
-        .await
-        .unwrap();
     let expected: Vec<String> = [0, 1, 2, 4, 5]
         .iter()
         .map(|i| format!("+5491100{i:06}"))
         .collect();
-    assert_eq!(phones, expected);
-    assert_eq!((tickets, messages), (5, 5));
+    assert_eq!(stage.stored().await, (expected, 5, 5));
+}
+
+/// A group holding a redelivered message (its external id stored by an earlier group) and one
+/// repeated within the group: each is answered as a duplicate with the message first stored,
+/// and the rest of the group is stored once. On PostgreSQL such a group is first written
+/// without looking its external ids up, the unique index refuses it, and it is planned again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_message_in_an_inbound_group_is_answered_as_the_first() {
+    let db = TestDb::new();
+    let stage = InboundStage::new(&db).await;
+    let (ana, beto) = ("+549110000001", "+549110000002");
+    let first = stage
+        .send(stage.message(stage.channel, ana, "wamid.1"))
+        .await
+        .unwrap()
+        .expect("the first delivery is stored");
+    assert!(!first.duplicate);
+
+    let outcomes = stage
+        .as_one_group(|| {
+            vec![
+                stage.send(stage.message(stage.channel, beto, "wamid.2")),
+                stage.send(stage.message(stage.channel, ana, "wamid.1")),
+                stage.send(stage.message(stage.channel, ana, "wamid.3")),
+                stage.send(stage.message(stage.channel, beto, "wamid.2")),
+            ]
+        })
+        .await;
+    let outcomes: Vec<_> = outcomes
+        .into_iter()
+        .map(|o| o.expect("every message is answered"))
+        .collect();
+    let duplicates: Vec<bool> = outcomes.iter().map(|o| o.duplicate).collect();
+    assert_eq!(duplicates, [false, true, false, true]);
+    // The redelivery is answered with the message first stored, on its ticket.
+    assert_eq!(outcomes[1].messages[0].id, first.messages[0].id);
+    assert_eq!(outcomes[1].ticket.id, first.ticket.id);
+    // Ana's new message joins her open ticket; the repeat within the group is its first.
+    assert_eq!(outcomes[2].ticket.id, first.ticket.id);
+    assert_eq!(outcomes[3].messages[0].id, outcomes[0].messages[0].id);
+    assert_eq!(
+        stage.stored().await,
+        (vec![ana.to_owned(), beto.to_owned()], 2, 3)
+    );
 }

@@ -139,10 +139,24 @@ pub fn ingest_all(
     numbers: &TicketNumbers,
     group: &[&Ingest],
 ) -> Result<Vec<Ingested>, StoreError> {
-    let planned = plan(conn, numbers, group)?;
+    let planned = plan(conn, numbers, group, Duplicates::LookedUp)?;
     planned.write(conn)?;
     planned.finish()
 }
+
+/// How a group learns which of its external ids are stored already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Duplicates {
+    /// Looked up before planning (a statement, and on PostgreSQL a round trip).
+    LookedUp,
+    /// Left to the unique index `messages_external_once`: the group is planned as if none
+    /// were, and a write it refuses names [`DUPLICATE_INDEX`]; the caller then plans the group
+    /// again with [`Duplicates::LookedUp`]. Redeliveries are rare, a round trip per group is not.
+    CaughtByIndex,
+}
+
+/// The unique index on a channel's external ids (see [`Duplicates::CaughtByIndex`]).
+pub(crate) const DUPLICATE_INDEX: &str = "messages_external_once";
 
 /// A group's rows as [`plan`] decided them, none written yet.
 pub(crate) struct Planned {
@@ -164,8 +178,12 @@ pub(crate) fn plan(
     conn: &mut DbConn,
     numbers: &TicketNumbers,
     group: &[&Ingest],
+    duplicates: Duplicates,
 ) -> Result<Planned, StoreError> {
-    let seen = seen_before(conn, group)?;
+    let seen = match duplicates {
+        Duplicates::LookedUp => seen_before(conn, group)?,
+        Duplicates::CaughtByIndex => Default::default(),
+    };
     let (mut open, mut contacts) = known_conversations(conn, group)?;
 
     let mut new_contacts: Vec<String> = Vec::new();
