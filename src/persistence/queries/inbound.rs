@@ -127,10 +127,10 @@ enum Outcome {
 
 /// Stores inbound messages, in order, exactly as one [`ingest`] after another would — each
 /// joins the ticket an earlier one opened, a repeated external id stores nothing — but with the
-/// statements shared by the group: the lookups of `inbound::lookups` (on PostgreSQL three for
-/// all of them), then one multi-row `INSERT` per table. On PostgreSQL that is a handful of round
-/// trips per group instead of two to eight per message; on both, far fewer statements to bind
-/// and step.
+/// statements shared by the group: the lookups of `inbound::lookups` (on PostgreSQL two for
+/// all of them, three when a redelivery is found), then the group's rows (on PostgreSQL one
+/// statement, `unnest::insert_group`). On PostgreSQL that is a handful of round trips per group
+/// instead of two to eight per message; on both, far fewer statements to bind and step.
 ///
 /// On an error the caller's transaction holds part of the group: the writer rolls it back and
 /// stores each message on its own (see `persistence::writer`).
