@@ -122,15 +122,38 @@ impl Browser {
         }
     }
 
+    /// Clicks the button labelled `label` (see [`Self::click_on`]).
     async fn click_button(&self, label: &str) {
-        let button = self
-            .client
-            .find(Locator::XPath(&format!(
-                "//button[normalize-space(.)='{label}' or @aria-label='{label}']"
-            )))
-            .await
-            .unwrap_or_else(|e| panic!("no button {label:?}: {e}"));
-        button.click().await.unwrap();
+        let button = format!("//button[normalize-space(.)='{label}' or @aria-label='{label}']");
+        self.click_on(Locator::XPath(&button), label).await;
+    }
+
+    /// Clicks what `css` matches (see [`Self::click_on`]).
+    async fn click(&self, css: &str) {
+        self.click_on(Locator::Css(css), css).await;
+    }
+
+    /// Clicks what `locator` finds. The page may render it again between finding it and
+    /// clicking it (the element found is then stale), or not have it yet: it is found again,
+    /// for up to 15 s.
+    async fn click_on(&self, locator: Locator<'_>, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let clicked = match self.client.find(locator).await {
+                Ok(found) => found.click().await.map(drop),
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e)
+                    if (e.is_stale_element_reference() || e.is_no_such_element())
+                        && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("nothing to click for {what:?}: {e}"),
+            }
+        }
     }
 
     async fn tab_label(&self, state: &str) -> String {
@@ -190,7 +213,7 @@ async fn the_first_operator_to_answer_takes_the_ticket_from_the_others_screen() 
     b.wait_for(&row).await;
     assert_eq!(a.tab_label("waiting").await, "Esperando (1)");
 
-    a.wait_for(&row).await.click().await.unwrap();
+    a.click(&row).await;
     let bold = a.wait_for(".msg strong").await;
     assert_eq!(
         bold.text().await.unwrap(),
@@ -246,11 +269,7 @@ async fn pause_transfer_and_finalize_with_the_mandatory_fields() {
     a.login(&app.base, &ana.email, "password123").await;
     a.click_button("Atendiendo (2)").await;
 
-    a.wait_for(&format!("[data-ticket='{first}']"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    a.click(&format!("[data-ticket='{first}']")).await;
     a.wait_for("#chat-header").await;
     a.click_button("Pausar").await;
     a.wait_for("[aria-label='Pausado (1)']").await;
@@ -259,13 +278,7 @@ async fn pause_transfer_and_finalize_with_the_mandatory_fields() {
     a.click_button("Transferir").await;
     let select = a.wait_for("#transfer-department").await;
     select.select_by_value(&soporte).await.unwrap();
-    a.client
-        .find(Locator::Css("dialog button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    a.click("dialog button[type=submit]").await;
     // The paused ticket leaves Ana's lists once the transfer is committed (the chat's own
     // list, Atendiendo, no longer showed it since the pause).
     a.wait_for("[aria-label='Pausado (0)']").await;
@@ -277,23 +290,13 @@ async fn pause_transfer_and_finalize_with_the_mandatory_fields() {
     );
 
     a.click_button("Atendiendo (1)").await;
-    a.wait_for(&format!("[data-ticket='{second}']"))
-        .await
-        .click()
-        .await
-        .unwrap();
+    a.click(&format!("[data-ticket='{second}']")).await;
     a.wait_for("#chat-header").await;
     a.click_button("Finalizar").await;
     a.wait_for("dialog select[name=outcome]").await;
     a.screenshot("finalize-with-classification").await;
     // Without the mandatory outcome the console says what is missing.
-    a.client
-        .find(Locator::Css("dialog button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    a.click("dialog button[type=submit]").await;
     let banner = a.wait_for("#banner:not([hidden])").await;
     assert!(
         banner.text().await.unwrap().contains("outcome")
@@ -306,13 +309,7 @@ async fn pause_transfer_and_finalize_with_the_mandatory_fields() {
         .select_by_value("won")
         .await
         .unwrap();
-    a.client
-        .find(Locator::Css("dialog button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    a.click("dialog button[type=submit]").await;
     a.wait_gone(&format!("[data-ticket='{second}']")).await;
     let closed = ticket_state(&app, &second).await;
     assert_eq!(closed["state"], "closed");
