@@ -19,8 +19,22 @@ use super::backend::Manager;
 /// file would only grow.
 pub const WAL_RESTART_FRAMES: i64 = 16_384;
 
+/// Lowers the calling thread's scheduling priority (nice 10): copying the WAL into the database
+/// can wait, the writer and the requests waiting on it cannot. A thread may always lower its
+/// own priority, so this needs no privilege; if it fails anyway, the thread runs as before.
+fn yield_to_writes() {
+    // SAFETY: plain syscalls on the calling thread's own id.
+    let lowered =
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+    if lowered != 0 {
+        let e = std::io::Error::last_os_error();
+        tracing::warn!(error = %e, "cannot lower the checkpointer's priority");
+    }
+}
+
 /// Checkpoints SQLite's WAL every 100 ms from its own connection, beside the writer (a
-/// `PASSIVE` checkpoint takes no lock a writer needs). Stops when the sender is dropped.
+/// `PASSIVE` checkpoint takes no lock a writer needs) and below it in priority
+/// ([`yield_to_writes`]). Stops when the sender is dropped.
 pub(super) fn spawn_checkpointer(manager: Manager) -> Result<mpsc::Sender<()>, StoreError> {
     #[derive(QueryableByName)]
     struct Checkpoint {
@@ -31,6 +45,7 @@ pub(super) fn spawn_checkpointer(manager: Manager) -> Result<mpsc::Sender<()>, S
     thread::Builder::new()
         .name("store-checkpoint".into())
         .spawn(move || {
+            yield_to_writes();
             let mut conn = None;
             while let Err(mpsc::RecvTimeoutError::Timeout) =
                 stopped.recv_timeout(Duration::from_millis(100))
