@@ -32,6 +32,7 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let (url, postgres) = match std::env::var("SWITCHBOARD_TEST_DATABASE_URL") {
             Ok(server) if !server.is_empty() => {
+                let server = without_tls(&server);
                 let (url, name) = fresh_postgres_database(&server);
                 (url, Some((server, name)))
             }
@@ -170,6 +171,21 @@ pub async fn spawn_app_with(
     app
 }
 
+/// `url` with TLS turned off unless it says otherwise (`sslmode`). libpq's OpenSSL cleans
+/// itself up from an `atexit` handler, and a test process exits while the daemon it hosts may
+/// still be connecting from another thread (its pool reconnects once the test database is
+/// dropped): that thread then crashed the process with SIGSEGV (diesel-rs/diesel#3441). The
+/// test server is local and needs no TLS; without it libpq never starts OpenSSL.
+fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
+    }
+}
+
 /// Creates a uniquely named database on the given PostgreSQL server: its URL and name.
 fn fresh_postgres_database(server: &str) -> (String, String) {
     use diesel::{Connection, RunQueryDsl, pg::PgConnection};
@@ -178,10 +194,14 @@ fn fresh_postgres_database(server: &str) -> (String, String) {
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .expect("create test database");
-    let (base, _) = server
-        .rsplit_once('/')
-        .expect("URL ends in a database name");
-    (format!("{base}/{name}"), name)
+    let (path, query) = server.split_once('?').unwrap_or((server, ""));
+    let (base, _) = path.rsplit_once('/').expect("URL ends in a database name");
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    (format!("{base}/{name}{query}"), name)
 }
 
 pub struct Operator {
