@@ -599,3 +599,61 @@ async fn a_redelivered_message_in_an_inbound_group_is_answered_as_the_first() {
         (vec![ana.to_owned(), beto.to_owned()], 2, 3)
     );
 }
+
+/// What tickets, messages and timeline entries name stays there: a department or channel in
+/// use is never deleted nor given another id, and no row may name one that does not exist,
+/// whether it is written or moved there (the foreign keys; a change that drops them for speed
+/// must keep this).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickets_and_messages_name_only_departments_and_channels_that_exist() {
+    let db = TestDb::new();
+    let stage = InboundStage::new(&db).await;
+    let opened = stage
+        .send(stage.message(stage.channel, "+5491100000001", "ext-1"))
+        .await
+        .expect("a message on a known channel is stored");
+
+    let mut elsewhere = stage.message(stage.channel, "+5491100000002", "ext-2");
+    elsewhere.department_id = switchboard::domain::ids::DepartmentId::new();
+    let refused = stage.send(elsewhere).await;
+    assert!(refused.is_err(), "an unknown department: {refused:?}");
+
+    let (department, channel, ticket) = (
+        stage.department.id.to_string(),
+        stage.channel.to_string(),
+        opened.ticket.id.to_string(),
+    );
+    let statements = [
+        format!("DELETE FROM departments WHERE id = '{department}'"),
+        format!("DELETE FROM channels WHERE id = '{channel}'"),
+        format!("UPDATE departments SET id = 'moved' WHERE id = '{department}'"),
+        format!("UPDATE channels SET id = 'moved' WHERE id = '{channel}'"),
+        format!("UPDATE tickets SET department_id = 'nowhere' WHERE id = '{ticket}'"),
+        format!("UPDATE tickets SET channel_id = 'nowhere' WHERE id = '{ticket}'"),
+        format!("UPDATE messages SET channel_id = 'nowhere' WHERE ticket_id = '{ticket}'"),
+        format!("UPDATE ticket_events SET department_id = 'nowhere' WHERE ticket_id = '{ticket}'"),
+    ];
+    for sql in statements {
+        let run = sql.clone();
+        let outcome = stage
+            .store
+            .write(move |c| Ok(diesel::sql_query(&run).execute(c)?))
+            .await;
+        assert!(outcome.is_err(), "{sql}: {outcome:?}");
+    }
+    // A change that keeps what a row names is not refused.
+    let renamed = stage
+        .store
+        .write(move |c| {
+            Ok(diesel::sql_query(format!(
+                "UPDATE tickets SET department_id = '{department}' WHERE id = '{ticket}'"
+            ))
+            .execute(c)?)
+        })
+        .await;
+    assert_eq!(renamed.expect("the same department"), 1);
+    assert_eq!(
+        stage.stored().await,
+        (vec!["+5491100000001".to_owned()], 1, 1)
+    );
+}
