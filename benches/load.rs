@@ -300,6 +300,8 @@ struct Report {
     rss_idle_mib: f64,
     rss_peak_mib: f64,
     restart_s: Option<f64>,
+    /// Where it ran ("2 cores (model)"): a re-render describes the sweep's machine, not its own.
+    machine: String,
 }
 
 impl Report {
@@ -345,6 +347,7 @@ impl Report {
             "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "p999_ms": self.p999_ms,
             "daemon_cpu_cores": self.cpu_cores, "rss_after_setup_mib": self.rss_idle_mib,
             "rss_peak_mib": self.rss_peak_mib, "restart_to_ready_s": self.restart_s,
+            "machine": self.machine,
         })
     }
 }
@@ -386,6 +389,7 @@ impl Report {
             rss_idle_mib: f("rss_after_setup_mib")?,
             rss_peak_mib: f("rss_peak_mib")?,
             restart_s: v["restart_to_ready_s"].as_f64(),
+            machine: v["machine"].as_str().unwrap_or("not recorded").to_owned(),
         })
     }
 }
@@ -416,8 +420,23 @@ async fn scenario(args: &Args) -> anyhow::Result<Report> {
     drop_database(args, &url);
     result.map(|r| Report {
         ceiling_tps: ceiling,
+        machine: this_machine(),
         ..r
     })
+}
+
+/// "N cores (CPU model)" of the machine measuring now.
+fn this_machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu})")
 }
 
 /// What the PostgreSQL server itself commits: pgbench's durable one-row `INSERT`
@@ -774,6 +793,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
         rss_idle_mib: rss_idle as f64 / 1024.0,
         rss_peak_mib: rss_peak as f64 / 1024.0,
         restart_s,
+        machine: String::new(),
     })
 }
 
@@ -1113,14 +1133,7 @@ fn table_head(s: &mut String, columns: &[&str]) {
 
 fn render_markdown(all: &[Report]) -> String {
     let mut s = String::new();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_default();
+    let machine = all.first().map_or("not recorded", |r| r.machine.as_str());
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
@@ -1128,10 +1141,7 @@ fn render_markdown(all: &[Report]) -> String {
     );
     let _ = writeln!(
         s,
-        "Machine: {} cores ({cpu}), the load generator on the same cores as the daemon. Absolute numbers drift on a shared machine; the **ratio** column divides durable inbound messages/s by the daemon's own `GET /healthz` requests/s measured by the same clients in the same scenario, a few seconds earlier.\n",
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
+        "Machine: {machine}, the load generator on the same cores as the daemon. Absolute numbers drift on a shared machine; the **ratio** column divides durable inbound messages/s by the daemon's own `GET /healthz` requests/s measured by the same clients in the same scenario, a few seconds earlier.\n"
     );
     let _ = writeln!(
         s,
