@@ -600,6 +600,12 @@ async fn a_redelivered_message_in_an_inbound_group_is_answered_as_the_first() {
     );
 }
 
+/// Whether a write was refused by a foreign key (both backends say so in their message), not
+/// for another reason.
+fn names_foreign_key<T>(outcome: &Result<T, StoreError>) -> bool {
+    matches!(outcome, Err(e) if e.to_string().to_lowercase().contains("foreign key"))
+}
+
 /// What tickets, messages and timeline entries name stays there: a department or channel in
 /// use is never deleted nor given another id, and no row may name one that does not exist,
 /// whether it is written or moved there (the foreign keys; a change that drops them for speed
@@ -616,7 +622,10 @@ async fn tickets_and_messages_name_only_departments_and_channels_that_exist() {
     let mut elsewhere = stage.message(stage.channel, "+5491100000002", "ext-2");
     elsewhere.department_id = switchboard::domain::ids::DepartmentId::new();
     let refused = stage.send(elsewhere).await;
-    assert!(refused.is_err(), "an unknown department: {refused:?}");
+    assert!(
+        names_foreign_key(&refused),
+        "an unknown department: {refused:?}"
+    );
 
     let (department, channel, ticket) = (
         stage.department.id.to_string(),
@@ -639,7 +648,7 @@ async fn tickets_and_messages_name_only_departments_and_channels_that_exist() {
             .store
             .write(move |c| Ok(diesel::sql_query(&run).execute(c)?))
             .await;
-        assert!(outcome.is_err(), "{sql}: {outcome:?}");
+        assert!(names_foreign_key(&outcome), "{sql}: {outcome:?}");
     }
     // A change that keeps what a row names is not refused.
     let renamed = stage
