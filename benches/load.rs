@@ -420,7 +420,6 @@ async fn scenario(args: &Args) -> anyhow::Result<Report> {
     drop_database(args, &url);
     result.map(|r| Report {
         ceiling_tps: ceiling,
-        machine: this_machine(),
         ..r
     })
 }
@@ -793,7 +792,7 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
         rss_idle_mib: rss_idle as f64 / 1024.0,
         rss_peak_mib: rss_peak as f64 / 1024.0,
         restart_s,
-        machine: String::new(),
+        machine: this_machine(),
     })
 }
 

@@ -177,13 +177,11 @@ pub async fn spawn_app_with(
 /// dropped): that thread then crashed the process with SIGSEGV (diesel-rs/diesel#3441). The
 /// test server is local and needs no TLS; without it libpq never starts OpenSSL.
 fn without_tls(url: &str) -> String {
-    if url.contains("sslmode=") {
-        url.to_owned()
-    } else if url.contains('?') {
-        format!("{url}&sslmode=disable")
-    } else {
-        format!("{url}?sslmode=disable")
+    let mut url = url::Url::parse(url).expect("SWITCHBOARD_TEST_DATABASE_URL is a URL");
+    if !url.query_pairs().any(|(key, _)| key == "sslmode") {
+        url.query_pairs_mut().append_pair("sslmode", "disable");
     }
+    url.into()
 }
 
 /// Creates a uniquely named database on the given PostgreSQL server: its URL and name.
@@ -194,14 +192,10 @@ fn fresh_postgres_database(server: &str) -> (String, String) {
     diesel::sql_query(format!("CREATE DATABASE {name}"))
         .execute(&mut admin)
         .expect("create test database");
-    let (path, query) = server.split_once('?').unwrap_or((server, ""));
-    let (base, _) = path.rsplit_once('/').expect("URL ends in a database name");
-    let query = if query.is_empty() {
-        String::new()
-    } else {
-        format!("?{query}")
-    };
-    (format!("{base}/{name}{query}"), name)
+    // The same server and options, the new database.
+    let mut url = url::Url::parse(server).expect("the test server's URL");
+    url.set_path(&name);
+    (url.into(), name)
 }
 
 pub struct Operator {
