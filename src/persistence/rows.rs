@@ -355,6 +355,17 @@ impl<QS> diesel::AppearsOnTable<QS> for TicketIsOpen where
 {
 }
 
+/// `tickets.state IN (...)` naming the given states. The tickets' index by state, department
+/// and creation time (`tickets_by_state_department_and_creation`) leads with the state: a
+/// reading by department names the states it reads, every one if need be, so that a planner
+/// without statistics (SQLite is never analyzed) reads one range of the index per state instead
+/// of scanning the table.
+pub(crate) fn state_in(
+    states: impl IntoIterator<Item = crate::domain::ticket::TicketState>,
+) -> diesel::dsl::EqAny<tickets::state, Vec<&'static str>> {
+    tickets::state.eq_any(states.into_iter().map(|s| s.as_str()).collect::<Vec<_>>())
+}
+
 /// The message `channel` knows as `external_id`. `messages_external_once`, the index that finds
 /// it, holds only messages whose external id is set, and a planner uses a partial index only
 /// for a condition that implies its own: hence the explicit `IS NOT NULL` (PostgreSQL cannot

@@ -6,7 +6,8 @@ use diesel::prelude::*;
 use crate::domain::classification::Classification;
 use crate::domain::ids::DepartmentId;
 use crate::domain::service_levels::TicketFacts;
-use crate::persistence::rows::{json, parse, utc};
+use crate::domain::ticket::TicketState;
+use crate::persistence::rows::{json, parse, state_in, utc};
 use crate::persistence::schema::{operators, outbox, tickets};
 use crate::persistence::{DbConn, StoreError};
 
@@ -27,6 +28,7 @@ pub fn ticket_facts(
 ) -> Result<Vec<TicketFacts>, StoreError> {
     let rows: Vec<Row> = tickets::table
         .left_join(operators::table)
+        .filter(state_in(TicketState::ALL))
         .filter(tickets::department_id.eq(department.to_string()))
         .filter(tickets::created_at.ge(from))
         .filter(tickets::created_at.lt(to))
@@ -59,10 +61,15 @@ pub fn ticket_facts(
         .collect()
 }
 
-/// Tickets not closed, by department and state (the `/metrics` gauges).
+/// Tickets not closed, by department and state (the `/metrics` gauges). The open states are
+/// named rather than `state <> 'closed'`, which SQLite cannot read as a range of the index.
 pub fn open_ticket_counts(conn: &mut DbConn) -> Result<Vec<(String, String, i64)>, StoreError> {
     Ok(tickets::table
-        .filter(crate::persistence::rows::TicketIsOpen)
+        .filter(state_in(
+            TicketState::ALL
+                .into_iter()
+                .filter(|s| *s != TicketState::Closed),
+        ))
         .group_by((tickets::department_id, tickets::state))
         .select((
             tickets::department_id,

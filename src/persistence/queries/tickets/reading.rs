@@ -12,7 +12,7 @@ use crate::domain::visibility::{Role, Viewer};
 use crate::persistence::queries::distinct;
 use crate::persistence::rows::json;
 use crate::persistence::rows::{
-    ContactRow, EventRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, parse, utc,
+    ContactRow, EventRow, LoadOne, MessageRow, TicketIsOpen, TicketRow, parse, state_in, utc,
 };
 use crate::persistence::schema::*;
 use crate::persistence::{DbConn, MultiBackend, StoreError};
@@ -92,8 +92,11 @@ pub fn tickets(conn: &mut DbConn, f: &TicketFilter) -> Result<Vec<TicketView>, S
     let mut q = tickets::table
         .select(TicketRow::as_select())
         .into_boxed::<MultiBackend>();
-    if let Some(states) = &f.states {
-        q = q.filter(tickets::state.eq_any(states.iter().map(|s| s.as_str()).collect::<Vec<_>>()));
+    match (&f.states, f.department_id) {
+        (Some(states), _) => q = q.filter(state_in(states.iter().copied())),
+        // A department's list in every state reads the department's range of each state.
+        (None, Some(_)) => q = q.filter(state_in(TicketState::ALL)),
+        (None, None) => {}
     }
     if let Some(d) = f.department_id {
         q = q.filter(tickets::department_id.eq(d.to_string()));

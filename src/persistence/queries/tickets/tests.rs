@@ -157,3 +157,84 @@ fn the_list_filter_agrees_with_can_see_everywhere() {
         }
     }
 }
+
+/// A department's readings go through the tickets' index by state, department and time, on a
+/// fresh SQLite database that has never been analyzed: the index leads with the state, so these
+/// queries must name the states they read (`rows::state_in`). Without that, SQLite reads every
+/// ticket (the report) or walks all of them by number (a department's list).
+#[test]
+fn a_departments_readings_use_the_index_by_state_without_statistics() {
+    use std::sync::{Arc, Mutex};
+
+    use diesel::connection::InstrumentationEvent;
+
+    use crate::persistence::queries::reports;
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// The plan of the last statement run on `c` that read the tickets table.
+    fn plan_of_last_read(c: &mut DbConn, ran: &Mutex<Vec<String>>) -> String {
+        let ran = ran.lock().unwrap();
+        let sql = ran
+            .iter()
+            .rev()
+            .find(|q| q.contains("`tickets`") && q.contains("`department_id` = "))
+            .and_then(|q| q.split(" -- binds").next())
+            .unwrap_or_else(|| panic!("no reading of a department's tickets in {ran:?}"))
+            .to_owned();
+        drop(ran);
+        let steps: Vec<PlanStep> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(c)
+            .unwrap();
+        steps
+            .into_iter()
+            .map(|s| s.detail)
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreOptions {
+        url: dir.path().join("t.sqlite3").display().to_string(),
+        read_pool_size: 1,
+        max_batch: 1,
+        sqlite_synchronous: "off".into(),
+        busy_timeout: std::time::Duration::from_secs(5),
+        writers: 1,
+        wal_restart_frames: WAL_RESTART_FRAMES,
+    })
+    .unwrap();
+    let department = DepartmentId::new();
+    let now = crate::persistence::now().naive_utc();
+    let ran: Arc<Mutex<Vec<String>>> = Arc::default();
+    let plans = store
+        .read_blocking(|c| {
+            let record = ran.clone();
+            c.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                if let InstrumentationEvent::StartQuery { query, .. } = event {
+                    record.lock().unwrap().push(query.to_string());
+                }
+            });
+            reports::ticket_facts(c, department, now, now)?;
+            let report = plan_of_last_read(c, &ran);
+            let list = TicketFilter {
+                department_id: Some(department),
+                limit: 50,
+                ..TicketFilter::default()
+            };
+            tickets(c, &list)?;
+            let listed = plan_of_last_read(c, &ran);
+            Ok([("the report", report), ("the department's list", listed)])
+        })
+        .unwrap();
+    for (what, plan) in plans {
+        assert!(
+            plan.contains("SEARCH") && plan.contains("tickets_by_state_department_and_creation"),
+            "{what} reads {plan}"
+        );
+    }
+}
