@@ -310,3 +310,19 @@ pub fn conversation_key(channel: ChannelId, phone: &str) -> u64 {
 pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
+
+/// A store on a new SQLite file `name` in `dir`, one connection of each kind and no fsync: for
+/// unit tests of the queries.
+#[cfg(test)]
+pub(crate) fn scratch_store(dir: &tempfile::TempDir, name: &str) -> Store {
+    Store::open(&StoreOptions {
+        url: dir.path().join(name).display().to_string(),
+        read_pool_size: 1,
+        max_batch: 1,
+        sqlite_synchronous: "off".into(),
+        busy_timeout: std::time::Duration::from_secs(5),
+        writers: 1,
+        wal_restart_frames: WAL_RESTART_FRAMES,
+    })
+    .unwrap()
+}

@@ -5,21 +5,8 @@
 use super::*;
 use crate::domain::message::Reaction;
 use crate::persistence::queries::directory;
-use crate::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
+use crate::persistence::scratch_store as store;
 use crate::views::{ChannelView, DepartmentView};
-
-fn store(dir: &tempfile::TempDir, name: &str) -> Store {
-    Store::open(&StoreOptions {
-        url: dir.path().join(name).display().to_string(),
-        read_pool_size: 1,
-        max_batch: 1,
-        sqlite_synchronous: "off".into(),
-        busy_timeout: std::time::Duration::from_secs(5),
-        writers: 1,
-        wal_restart_frames: WAL_RESTART_FRAMES,
-    })
-    .unwrap()
-}
 
 /// Two channels of one department, stored in `conn`.
 fn setup(conn: &mut DbConn, department: DepartmentId, channels: [ChannelId; 2]) {

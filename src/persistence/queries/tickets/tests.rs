@@ -3,8 +3,8 @@
 use super::*;
 use crate::domain::visibility::{Placement, Role, Viewer, can_see};
 use crate::persistence::queries::{directory, inbound};
+use crate::persistence::scratch_store;
 use crate::persistence::ticket_numbers::TicketNumbers;
-use crate::persistence::{Store, StoreOptions, WAL_RESTART_FRAMES};
 use crate::views::{ChannelView, DepartmentView};
 
 /// The SQL filter and `can_see` agree on every ticket state, department and owner, for
@@ -13,16 +13,7 @@ use crate::views::{ChannelView, DepartmentView};
 #[test]
 fn the_list_filter_agrees_with_can_see_everywhere() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreOptions {
-        url: dir.path().join("t.sqlite3").display().to_string(),
-        read_pool_size: 1,
-        max_batch: 1,
-        sqlite_synchronous: "off".into(),
-        busy_timeout: std::time::Duration::from_secs(5),
-        writers: 1,
-        wal_restart_frames: WAL_RESTART_FRAMES,
-    })
-    .unwrap();
+    let store = scratch_store(&dir, "t.sqlite3");
     let now = crate::persistence::now();
     let departments: Vec<DepartmentId> = (0..2).map(|_| DepartmentId::new()).collect();
     let operators: Vec<OperatorId> = (0..3).map(|_| OperatorId::new()).collect();
@@ -198,16 +189,7 @@ fn a_departments_readings_use_the_index_by_state_without_statistics() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StoreOptions {
-        url: dir.path().join("t.sqlite3").display().to_string(),
-        read_pool_size: 1,
-        max_batch: 1,
-        sqlite_synchronous: "off".into(),
-        busy_timeout: std::time::Duration::from_secs(5),
-        writers: 1,
-        wal_restart_frames: WAL_RESTART_FRAMES,
-    })
-    .unwrap();
+    let store = scratch_store(&dir, "t.sqlite3");
     let department = DepartmentId::new();
     let now = crate::persistence::now().naive_utc();
     let ran: Arc<Mutex<Vec<String>>> = Arc::default();
