@@ -72,10 +72,6 @@ pub(crate) fn visible_to(
     scope: &Scope,
 ) -> Box<dyn BoxableExpression<tickets::table, MultiBackend, SqlType = diesel::sql_types::Bool>> {
     let ids = |v: &[DepartmentId]| v.iter().map(|d| d.to_string()).collect::<Vec<_>>();
-    let queued = [
-        TicketState::Waiting.as_str(),
-        TicketState::OutOfHours.as_str(),
-    ];
     Box::new(
         tickets::department_id
             .eq_any(ids(&scope.supervises))
@@ -84,7 +80,7 @@ pub(crate) fn visible_to(
                 .assume_not_null())
             .or(tickets::department_id
                 .eq_any(ids(&scope.member_of))
-                .and(tickets::state.eq_any(queued))),
+                .and(state_in([TicketState::Waiting, TicketState::OutOfHours]))),
     )
 }
 
@@ -137,10 +133,7 @@ pub fn open_tickets(conn: &mut DbConn) -> Result<Vec<TicketView>, StoreError> {
 pub fn owned_by(conn: &mut DbConn, operator: OperatorId) -> Result<Vec<TicketId>, StoreError> {
     let ids: Vec<String> = tickets::table
         .filter(tickets::operator_id.eq(operator.to_string()))
-        .filter(tickets::state.eq_any([
-            TicketState::Attending.as_str(),
-            TicketState::Paused.as_str(),
-        ]))
+        .filter(state_in([TicketState::Attending, TicketState::Paused]))
         .order(tickets::number.asc())
         .select(tickets::id)
         .load(conn)?;
