@@ -326,3 +326,56 @@ pub(crate) fn scratch_store(dir: &tempfile::TempDir, name: &str) -> Store {
     })
     .unwrap()
 }
+
+/// A new, migrated PostgreSQL database on the server `SWITCHBOARD_TEST_DATABASE_URL` names,
+/// with one connection to it, dropped with the value; `None` when no server is named (the
+/// SQLite runs of the tests). For unit tests of what only PostgreSQL does, such as its plans.
+#[cfg(test)]
+pub(crate) fn scratch_postgres() -> Option<ScratchPostgres> {
+    let server = std::env::var("SWITCHBOARD_TEST_DATABASE_URL").ok()?;
+    let server = if server.contains("sslmode=") {
+        server
+    } else {
+        // No TLS: libpq's OpenSSL may crash a test process at exit (see tests/api/helpers.rs).
+        let sep = if server.contains('?') { '&' } else { '?' };
+        format!("{server}{sep}sslmode=disable")
+    };
+    let name = format!("switchboard_unit_{}", uuid::Uuid::now_v7().simple());
+    connect(&server)
+        .unwrap()
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&name);
+    let mut conn = connect(url.as_str()).unwrap();
+    run_migrations(&mut conn).unwrap();
+    Some(ScratchPostgres {
+        conn: Some(conn),
+        server,
+        name,
+    })
+}
+
+#[cfg(test)]
+pub(crate) struct ScratchPostgres {
+    conn: Option<DbConn>,
+    server: String,
+    name: String,
+}
+
+#[cfg(test)]
+impl ScratchPostgres {
+    pub(crate) fn conn(&mut self) -> &mut DbConn {
+        self.conn.as_mut().expect("open until dropped")
+    }
+}
+
+#[cfg(test)]
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        self.conn = None;
+        if let Ok(mut admin) = connect(&self.server) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {}", self.name));
+        }
+    }
+}

@@ -155,7 +155,7 @@ impl NewContactRow {
     }
 }
 
-#[derive(Queryable, Selectable, Insertable, Clone)]
+#[derive(Queryable, QueryableByName, Selectable, Insertable, Clone)]
 #[diesel(table_name = tickets, treat_none_as_default_value = false)]
 pub(crate) struct TicketRow {
     pub id: String,
@@ -397,11 +397,12 @@ where
 }
 
 /// A query planned for its values each time it runs, never a prepared statement's generic
-/// plan: for lookups by a list (`phone = ANY($1)` on PostgreSQL). PostgreSQL switches a
+/// plan: for lookups by a list (`external_id = ANY($1)` on PostgreSQL). PostgreSQL switches a
 /// prepared statement to a generic plan after five runs, and the generic plan of a list lookup
 /// made while a table was still small (a fresh installation, before autovacuum's first
 /// `ANALYZE`) scanned the whole table on every run once it had grown. Planning costs tens of
-/// microseconds; these lookups run once per group of inbound messages, not per message.
+/// microseconds or more: the lookup every inbound group runs is instead written so that its
+/// generic plan can only probe (`inbound::lookups::KnownByPhone`); this serves the rarer ones.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PlannedEachTime<Q>(pub Q);
 

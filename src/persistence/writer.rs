@@ -348,6 +348,10 @@ fn settle(
 /// write queued behind it (the p99 of inbound messages was that stall). The checkpointer
 /// thread does it instead. With `wal_sync`, its commits do not fsync either: the WAL sync
 /// stage does, before anyone is answered.
+///
+/// A PostgreSQL writer never plans a sequential scan while an index can serve: everything it
+/// reads or writes is found by a key, and its statements are prepared once and run on generic
+/// plans made whenever the tables happened to be small (see `inbound::lookups::KnownByPhone`).
 pub(super) fn writer_setup(conn: &mut DbConn, wal_sync: bool) -> Result<(), StoreError> {
     match conn {
         DbConn::Sqlite(c) => {
@@ -356,7 +360,7 @@ pub(super) fn writer_setup(conn: &mut DbConn, wal_sync: bool) -> Result<(), Stor
                 c.batch_execute("PRAGMA synchronous = NORMAL;")?;
             }
         }
-        DbConn::Pg(_) => {}
+        DbConn::Pg(c) => c.batch_execute("SET enable_seqscan = off;")?,
     }
     Ok(())
 }
