@@ -15,17 +15,49 @@ use serde_json::json;
 use crate::daemon::Daemon;
 use crate::helpers::*;
 
-/// A headless Chromium behind its own chromedriver.
+/// A headless Chromium behind its own chromedriver, on a profile of its own.
 struct Browser {
     client: Client,
     driver: Child,
+    profile: tempfile::TempDir,
 }
 
 impl Drop for Browser {
+    /// Ends the browser's processes, then its driver. Killing chromedriver alone left Chromium's
+    /// zygote and renderers running after every test (Chromium leads a process group of its
+    /// own, and the client's session shutdown, spawned on the test's runtime as it ends, never
+    /// reached the driver): hundreds of them after a few runs, each taking CPU from the next
+    /// test or benchmark. Every one of them names the profile directory on its command line.
     fn drop(&mut self) {
+        let profile = format!("--user-data-dir={}", self.profile.path().display());
+        // Twice: the zygote may fork a process between the first reading and its end.
+        for _ in 0..2 {
+            for pid in processes_naming(&profile) {
+                // SAFETY: kill(2) takes any pid and signal; the worst case is an error.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// The processes with `arg` among their command-line arguments (Linux's `/proc`).
+fn processes_naming(arg: &str) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            cmdline
+                .split(|&b| b == 0)
+                .any(|a| a == arg.as_bytes())
+                .then_some(pid)
+        })
+        .collect()
 }
 
 fn free_port() -> u16 {
@@ -53,13 +85,15 @@ async fn browser() -> Browser {
         assert!(Instant::now() < deadline, "chromedriver did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let profile = tempfile::tempdir().expect("a profile directory");
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
         json!({"binary": "/usr/bin/chromium", "args": [
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-            "--window-size=1400,900", "--lang=es"]}),
+            "--window-size=1400,900", "--lang=es",
+            format!("--user-data-dir={}", profile.path().display())]}),
     );
     let connector = hyper_util::client::legacy::connect::HttpConnector::new();
     let client = ClientBuilder::new(connector)
@@ -67,7 +101,11 @@ async fn browser() -> Browser {
         .connect(&url)
         .await
         .expect("a Chromium session (Debian: chromium)");
-    Browser { client, driver }
+    Browser {
+        client,
+        driver,
+        profile,
+    }
 }
 
 impl Browser {
