@@ -332,26 +332,24 @@ pub(crate) fn scratch_store(dir: &tempfile::TempDir, name: &str) -> Store {
 /// SQLite runs of the tests). For unit tests of what only PostgreSQL does, such as its plans.
 #[cfg(test)]
 pub(crate) fn scratch_postgres() -> Option<ScratchPostgres> {
-    let server = std::env::var("SWITCHBOARD_TEST_DATABASE_URL").ok()?;
-    let server = if server.contains("sslmode=") {
-        server
-    } else {
+    let mut server = url::Url::parse(&std::env::var("SWITCHBOARD_TEST_DATABASE_URL").ok()?)
+        .expect("SWITCHBOARD_TEST_DATABASE_URL is a URL");
+    if !server.query_pairs().any(|(key, _)| key == "sslmode") {
         // No TLS: libpq's OpenSSL may crash a test process at exit (see tests/api/helpers.rs).
-        let sep = if server.contains('?') { '&' } else { '?' };
-        format!("{server}{sep}sslmode=disable")
-    };
+        server.query_pairs_mut().append_pair("sslmode", "disable");
+    }
     let name = format!("switchboard_unit_{}", uuid::Uuid::now_v7().simple());
-    connect(&server)
+    connect(server.as_str())
         .unwrap()
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    let mut url = url::Url::parse(&server).unwrap();
+    let mut url = server.clone();
     url.set_path(&name);
     let mut conn = connect(url.as_str()).unwrap();
     run_migrations(&mut conn).unwrap();
     Some(ScratchPostgres {
         conn: Some(conn),
-        server,
+        server: server.into(),
         name,
     })
 }

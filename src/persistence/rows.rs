@@ -396,13 +396,15 @@ where
     }
 }
 
-/// A query planned for its values each time it runs, never a prepared statement's generic
-/// plan: for lookups by a list (`external_id = ANY($1)` on PostgreSQL). PostgreSQL switches a
-/// prepared statement to a generic plan after five runs, and the generic plan of a list lookup
-/// made while a table was still small (a fresh installation, before autovacuum's first
-/// `ANALYZE`) scanned the whole table on every run once it had grown. Planning costs tens of
-/// microseconds or more: the lookup every inbound group runs is instead written so that its
-/// generic plan can only probe (`inbound::lookups::KnownByPhone`); this serves the rarer ones.
+/// A query parsed and planned again each time it runs, never one of diesel's prepared
+/// statements: for lookups by a list (`external_id = ANY($1)` on PostgreSQL). A prepared
+/// statement keeps one generic plan, and the generic plan of a list lookup made while a table
+/// was still small (a fresh installation, before autovacuum's first `ANALYZE`) scanned the
+/// whole table on every run once it had grown. Planned each time, it reads the statistics of
+/// the moment (on the writers, whose `plan_cache_mode` forces generic plans, without looking at
+/// its values). Planning costs tens of microseconds or more: the lookup every inbound group runs
+/// is instead written so that a plan made once can only probe (`inbound::lookups::KnownByPhone`);
+/// this serves the rarer ones.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct PlannedEachTime<Q>(pub Q);
 

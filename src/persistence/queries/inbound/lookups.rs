@@ -182,35 +182,32 @@ fn known_by_lists(conn: &mut DbConn, group: &[&Ingest]) -> Result<Known, StoreEr
 /// connections run with `enable_seqscan = off` (see `writer::writer_setup`), so a probe is an
 /// index scan even when the table was analyzed while it held a page or two; a sequential scan
 /// planned then would have read the whole table once it had grown. A test reads the plan.
-pub(super) struct KnownByPhone<'a> {
-    pub(super) phones: &'a [String],
-    pub(super) channels: &'a [String],
+struct KnownByPhone<'a> {
+    phones: &'a [String],
+    channels: &'a [String],
 }
-
-/// [`KnownByPhone`]'s SQL around its two binds: the phones, then the channel ids.
-pub(super) const KNOWN_BY_PHONE: [&str; 3] = [
-    "SELECT c.id AS customer_id, c.phone AS customer_phone, c.name AS customer_name, \
-     c.name_edited AS customer_name_edited, t.* \
-     FROM unnest(",
-    "::text[]) AS p (phone) \
-     CROSS JOIN LATERAL (SELECT id, phone, name, name_edited FROM contacts \
-     WHERE contacts.phone = p.phone OFFSET 0) AS c \
-     LEFT JOIN LATERAL (SELECT * FROM tickets WHERE tickets.contact_id = c.id \
-     AND tickets.channel_id = ANY(",
-    "::text[]) AND tickets.state <> 'closed' OFFSET 0) AS t ON true",
-];
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for KnownByPhone<'_> {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        let [head, middle, tail] = KNOWN_BY_PHONE;
-        out.push_sql(head);
+        out.push_sql(
+            "SELECT c.id AS customer_id, c.phone AS customer_phone, c.name AS customer_name, \
+             c.name_edited AS customer_name_edited, t.* FROM unnest(",
+        );
         out.push_bind_param::<Array<Text>, _>(&self.phones)?;
-        out.push_sql(middle);
+        out.push_sql(
+            "::text[]) AS p (phone) \
+             CROSS JOIN LATERAL (SELECT id, phone, name, name_edited FROM contacts \
+             WHERE contacts.phone = p.phone OFFSET 0) AS c \
+             LEFT JOIN LATERAL (SELECT * FROM tickets WHERE tickets.contact_id = c.id \
+             AND tickets.channel_id = ANY(",
+        );
         out.push_bind_param::<Array<Text>, _>(&self.channels)?;
-        out.push_sql(tail);
+        out.push_sql("::text[]) AND ");
+        TicketIsOpen.walk_ast(out.reborrow())?;
+        out.push_sql(" OFFSET 0) AS t ON true");
         Ok(())
     }
 }

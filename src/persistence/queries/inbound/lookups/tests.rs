@@ -5,7 +5,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 
-use super::KNOWN_BY_PHONE;
+use super::KnownByPhone;
 use crate::persistence::writer::writer_setup;
 use crate::persistence::{DbConn, scratch_postgres};
 
@@ -37,11 +37,16 @@ fn known_customers_are_probed_by_index_on_a_generic_plan_made_while_the_tables_w
     // The plan every group after the fifth runs on (PostgreSQL's plan cache switches to it).
     c.batch_execute("SET plan_cache_mode = force_generic_plan")
         .unwrap();
-    let [head, middle, tail] = KNOWN_BY_PHONE;
-    c.batch_execute(&format!(
-        "PREPARE known (text[], text[]) AS {head}$1{middle}$2{tail}"
-    ))
-    .unwrap();
+    // The SQL the writers send, its binds as `$1` and `$2`.
+    let (phones, channels) = (vec!["+1".to_owned()], vec!["ch".to_owned()]);
+    let query = KnownByPhone {
+        phones: &phones,
+        channels: &channels,
+    };
+    let sql = diesel::debug_query::<diesel::pg::Pg, _>(&query).to_string();
+    let (sql, _binds) = sql.split_once(" -- binds:").unwrap();
+    c.batch_execute(&format!("PREPARE known (text[], text[]) AS {sql}"))
+        .unwrap();
     let plan: Vec<PlanLine> = diesel::sql_query("EXPLAIN EXECUTE known ('{+1,+3}', '{ch}')")
         .load(c)
         .unwrap();
