@@ -282,8 +282,8 @@ fn message_values(
 }
 
 /// The messages' INSERT keeps the ticket's activity columns (last activity, the unanswered
-/// wait, the first response) however many messages it carries: one multi-row INSERT ends as
-/// the same messages inserted one after another.
+/// wait, the first response) however many messages it carries: one multi-row INSERT, for one
+/// ticket or for many, ends as the same messages inserted one after another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
     let db = TestDb::new();
@@ -323,19 +323,24 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
             let t0 = "'2026-01-01 00:00:00'";
             run(c, format!("INSERT INTO departments (id, name, timezone, business_hours, holidays, required_fields, created_at) VALUES ('d', 'D', 'UTC', '{{}}', '[]', '[]', {t0})"))?;
             run(c, format!("INSERT INTO channels (id, name, kind, department_id, settings, created_at) VALUES ('ch', 'C', 'api', 'd', '{{}}', {t0})"))?;
+            let head = "INSERT INTO messages (id, ticket_id, channel_id, external_id, direction, author_kind, author_id, author_name, kind, body, payload, status, created_at) VALUES ";
+            let mut number = 0;
+            let mut open = |c: &mut switchboard::persistence::DbConn, ticket: &str| {
+                number += 1;
+                run(c, format!("INSERT INTO contacts (id, phone, name, name_edited, created_at, updated_at) VALUES ('{ticket}', '{ticket}', 'x', FALSE, {t0}, {t0})"))?;
+                run(c, format!("INSERT INTO tickets (id, number, state, contact_id, channel_id, department_id, created_at, updated_at) VALUES ('{ticket}', {number}, 'waiting', '{ticket}', 'ch', 'd', {t0}, {t0})"))
+            };
             let mut results = vec![];
             for (s, sequence) in sequences.iter().enumerate() {
                 let mut ends = vec![];
                 for together in [true, false] {
                     let ticket = format!("t{s}{together}");
-                    run(c, format!("INSERT INTO contacts (id, phone, name, name_edited, created_at, updated_at) VALUES ('{ticket}', '{ticket}', 'x', FALSE, {t0}, {t0})"))?;
-                    run(c, format!("INSERT INTO tickets (id, number, state, contact_id, channel_id, department_id, created_at, updated_at) VALUES ('{ticket}', {}, 'waiting', '{ticket}', 'ch', 'd', {t0}, {t0})", s * 2 + together as usize + 1))?;
+                    open(c, &ticket)?;
                     let rows: Vec<String> = sequence
                         .iter()
                         .enumerate()
                         .map(|(n, m)| message_values(&ticket, n, *m))
                         .collect();
-                    let head = "INSERT INTO messages (id, ticket_id, channel_id, external_id, direction, author_kind, author_id, author_name, kind, body, payload, status, created_at) VALUES ";
                     if together {
                         run(c, format!("{head}{}", rows.join(", ")))?;
                     } else {
@@ -346,6 +351,21 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
                     ends.push(activity(c, &ticket));
                 }
                 results.push(ends);
+            }
+            // Every sequence in one INSERT, their messages interleaved as a group's are.
+            let mut rows = vec![];
+            for (s, sequence) in sequences.iter().enumerate() {
+                let ticket = format!("t{s}all");
+                open(c, &ticket)?;
+                for (n, m) in sequence.iter().enumerate() {
+                    rows.push((n, message_values(&ticket, n, *m)));
+                }
+            }
+            rows.sort_by_key(|(n, _)| *n);
+            let rows: Vec<String> = rows.into_iter().map(|(_, row)| row).collect();
+            run(c, format!("{head}{}", rows.join(", ")))?;
+            for (s, ends) in results.iter_mut().enumerate() {
+                ends.push(activity(c, &format!("t{s}all")));
             }
             Ok(results)
         })
@@ -376,6 +396,10 @@ async fn a_multi_row_message_insert_keeps_ticket_activity_as_single_rows_do() {
     for ((ends, expected), sequence) in results.iter().zip(&expected).zip(&sequences) {
         assert_eq!(&ends[0], expected, "one INSERT of {sequence:?}");
         assert_eq!(&ends[1], expected, "one INSERT per message of {sequence:?}");
+        assert_eq!(
+            &ends[2], expected,
+            "one INSERT of every sequence, {sequence:?} among them"
+        );
     }
 }
 
