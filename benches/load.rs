@@ -7,6 +7,8 @@
 //! possible or at a fixed total rate. Latency is measured from just before each `POST` to the
 //! `message` event on the socket of every operator who should see it. In the same run the same
 //! clients hammer the daemon's own `GET /healthz`, the baseline every figure is divided by.
+//! Those clients each keep one connection and drive it themselves (`support/http1.rs`): the
+//! generator shares the daemon's cores, and a heavier client lowers both figures unevenly.
 //!
 //! ```sh
 //! cargo bench --bench load -- --operators 100 --departments 10 --clients 8   # one scenario
@@ -24,8 +26,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
+use http1::Http1;
 use serde_json::{Value, json};
 
+#[path = "support/http1.rs"]
+mod http1;
 #[path = "support/postgres.rs"]
 mod postgres;
 
@@ -210,6 +215,11 @@ impl Daemon {
         let v: Value = res.json().await?;
         anyhow::ensure!(status.is_success(), "{path}: {status} {v}");
         Ok(v)
+    }
+
+    /// Where the daemon listens, for the measured clients' own connections ([`Http1`]).
+    fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// CPU seconds used so far (user + system) and resident memory now and at peak, in KiB.
@@ -666,12 +676,23 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
     let webhook = args.whatsapp_batch > 0;
     let contacts = args.contacts;
     let mut senders = Vec::new();
+    // Each client's paths and headers, built once: per request only the body is new.
+    let paths: Arc<Vec<hyper::Uri>> = Arc::new(
+        channels
+            .iter()
+            .map(|c| match webhook {
+                true => format!("/webhooks/whatsapp/{c}"),
+                false => format!("/api/v1/channels/{c}/messages"),
+            })
+            .map(|p| p.parse().unwrap())
+            .collect(),
+    );
+    let auth = http1::bearer(&key);
     for c in 0..args.clients {
-        let (http, base, key, channels, seq, errors, expected, sent_at, members, sent) = (
-            daemon.http.clone(),
-            daemon.base.clone(),
-            key.clone(),
-            channels.clone(),
+        let (mut http, paths, auth, seq, errors, expected, sent_at, members, sent) = (
+            Http1::new(daemon.addr()),
+            paths.clone(),
+            auth.clone(),
             seq.clone(),
             errors.clone(),
             expected.clone(),
@@ -691,34 +712,34 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
                     break;
                 }
                 // A webhook batch goes to one line: its department is that of its first message.
-                let d = (n / batch) % channels.len();
+                let d = (n / batch) % paths.len();
                 // REST spreads consecutive messages over the departments; a webhook batch
                 // stays in one, its messages from different customers, as Meta batches a busy
                 // line's traffic (one customer's burst would be stored in order, one commit
                 // after another).
-                let spread = if webhook { 1 } else { channels.len() };
+                let spread = if webhook { 1 } else { paths.len() };
                 let phone = |i: usize| match contacts {
                     0 => format!("3{d:04}{i:08}"),
                     k => format!("2{d:04}{:06}", (i / spread) % k),
                 };
-                let request = if webhook {
+                let (body, headers) = if webhook {
                     let body = webhook_batch(d, n, batch, phone).into_bytes();
-                    http.post(format!("{base}/webhooks/whatsapp/{}", channels[d]))
-                        .header("X-Hub-Signature-256", sign(WEBHOOK_SECRET.as_bytes(), &body))
-                        .header("content-type", "application/json")
-                        .body(body)
+                    let signature = sign(WEBHOOK_SECRET.as_bytes(), &body);
+                    let signature = (
+                        hyper::header::HeaderName::from_static("x-hub-signature-256"),
+                        hyper::header::HeaderValue::from_str(&signature).unwrap(),
+                    );
+                    (body, vec![signature])
                 } else {
-                    let body = json!({"from": {"phone": format!("+{}", phone(n))}, "text": format!("lg:{n}")});
-                    http.post(format!("{base}/api/v1/channels/{}/messages", channels[d])).bearer_auth(&key).json(&body)
+                    let body = format!(r#"{{"from":{{"phone":"+{}"}},"text":"lg:{n}"}}"#, phone(n));
+                    (body.into_bytes(), vec![auth.clone()])
                 };
                 let at = epoch.elapsed().as_micros() as u64;
                 for i in n..n + batch {
                     sent_at[i].store(at, Ordering::Relaxed);
                 }
-                let res = request.send().await;
-                match res {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
+                match http.post_json(&paths[d], &headers, body.into()).await {
+                    Ok((status, _)) if status.is_success() => {
                         expected.fetch_add(members[d] * batch as u64, Ordering::Relaxed);
                         sent.fetch_add(batch as u64, Ordering::Relaxed);
                     }
@@ -726,7 +747,10 @@ async fn run_scenario(args: &Args, url: &str) -> anyhow::Result<Report> {
                         // The first few failures are shown: a number alone explains nothing.
                         if errors.fetch_add(batch as u64, Ordering::Relaxed) < 3 {
                             match other {
-                                Ok(r) => eprintln!("inbound failed: {} {}", r.status(), r.text().await.unwrap_or_default()),
+                                Ok((status, body)) => eprintln!(
+                                    "inbound failed: {status} {}",
+                                    String::from_utf8_lossy(&body)
+                                ),
                                 Err(e) => eprintln!("inbound failed: {e}"),
                             }
                         }
@@ -872,15 +896,16 @@ async fn hammer_health(
 ) -> (u64, Histogram<u64>) {
     let started = Instant::now();
     let mut tasks = Vec::new();
+    let path: hyper::Uri = "/healthz".parse().unwrap();
     for _ in 0..clients {
-        let (http, url) = (daemon.http.clone(), format!("{}/healthz", daemon.base));
+        let (mut http, path) = (Http1::new(daemon.addr()), path.clone());
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
             let mut n = 0u64;
             while started.elapsed() < duration {
                 let t = Instant::now();
-                if let Ok(r) = http.get(&url).send().await
-                    && r.bytes().await.is_ok()
+                if let Ok((status, _)) = http.get(&path).await
+                    && status.is_success()
                 {
                     n += 1;
                     hist.saturating_record(t.elapsed().as_micros() as u64);
