@@ -164,7 +164,7 @@ pub fn build(
     let stalled_peer = Duration::from_secs(settings.http.stalled_peer_seconds.into());
     let mut server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
             .app_data(state.clone())
             .configure(|cfg| http::configure(cfg, max_body, max_webhook))
     })
