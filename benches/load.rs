@@ -1165,7 +1165,7 @@ fn render_markdown(all: &[Report]) -> String {
     );
     let _ = writeln!(
         s,
-        "Machine: {machine}, the load generator on the same cores as the daemon. Absolute numbers drift on a shared machine; the **ratio** column divides durable inbound messages/s by the daemon's own `GET /healthz` requests/s measured by the same clients in the same scenario, a few seconds earlier.\n"
+        "Machine: {machine}, the load generator on the same cores as the daemon. Absolute numbers drift on a shared machine; the **ratio** column divides durable inbound messages/s by the daemon's own `GET /healthz` requests/s measured by the same clients in the same scenario, a few seconds earlier. Each client keeps one HTTP/1.1 connection and drives it itself, as `wrk` does (`benches/support/http1.rs`); until 2026-12-08 the clients were `reqwest`'s, which cost about as much per `/healthz` request as the daemon did, so earlier baselines were about half of today's and earlier ratios about twice.\n"
     );
     let _ = writeln!(
         s,
