@@ -229,6 +229,14 @@ async fn json_logs_are_one_object_per_line_and_never_carry_secrets() {
         (),
     );
     assert_eq!(status, 403);
+    // A console's WebSocket names its token in the query string.
+    let (ws, _) = tokio_tungstenite::connect_async(format!(
+        "{}/api/v1/ws?token={token}",
+        base.replace("http://", "ws://")
+    ))
+    .await
+    .unwrap();
+    drop(ws);
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -244,6 +252,23 @@ async fn json_logs_are_one_object_per_line_and_never_carry_secrets() {
             "{line}"
         );
     }
+    // A line logged while serving a request says which request: its method, route, caller and
+    // id (the request span), and nothing of its path or query.
+    let login_line: serde_json::Value = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["message"] == "operator logged in")
+        .unwrap_or_else(|| panic!("no login line: {text}"));
+    let span = &login_line["span"];
+    assert_eq!(span["http.method"], "POST", "{login_line}");
+    assert_eq!(span["http.route"], "/api/v1/auth/login", "{login_line}");
+    assert_eq!(span["http.peer"], "127.0.0.1", "{login_line}");
+    assert_eq!(
+        span["request_id"].as_str().map(str::len),
+        Some(36),
+        "{login_line}"
+    );
+    assert!(!text.contains("http.target"), "{text}");
     for secret in [
         ADMIN_PASSWORD,
         "a-wrong-password-guess",
